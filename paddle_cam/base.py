@@ -1,0 +1,166 @@
+"""BaseCAM: forward with hooks, targets, gradients, per-layer maps, upsampling and fusion.
+
+A method subclass only says how channels are weighted (``get_cam_weights``) or, for methods
+that are not a weighted channel sum, how a layer map is formed (``get_cam_image``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+
+import cv2
+import numpy as np
+import paddle
+
+from .hooks import LayerHooks, LayerRef
+from .targets import check_targets, default_targets, score_of, select_item
+
+ArrayLike = Union[np.ndarray, paddle.Tensor]
+
+
+@dataclass
+class CAMResult:
+    """What a CAM call returns; all maps are float32 with a leading batch axis.
+
+    raw:        (N, H, W) at input size, ReLU'd but not normalised. With several layers it is
+                the mean of the per-layer raw maps. Keep it to compare models on one scale.
+    normalized: (N, H, W) in [0, 1]; per image min-max of the (mean of per-layer normalised) map.
+    per_layer_raw: input-size raw map of every layer.
+    layer_maps: raw map of every layer at the layer's own resolution.
+    scores:     (N,) value of each target on the unmodified input.
+    """
+
+    raw: np.ndarray
+    normalized: np.ndarray
+    per_layer_raw: Dict[str, np.ndarray]
+    layer_maps: Dict[str, np.ndarray]
+    scores: np.ndarray
+    targets: list
+    method: str
+    layers: List[str] = field(default_factory=list)
+
+
+def to_tensor(x: ArrayLike) -> paddle.Tensor:
+    """A float32 NCHW tensor from a numpy array or tensor."""
+    if isinstance(x, paddle.Tensor):
+        t = x.astype("float32") if x.dtype != paddle.float32 else x
+    else:
+        t = paddle.to_tensor(np.ascontiguousarray(x, dtype=np.float32))
+    if t.ndim != 4:
+        raise ValueError(f"input must be a batch of images shaped (N, C, H, W), got {t.shape}")
+    return t
+
+
+def resize_maps(maps: np.ndarray, size_hw: Sequence[int]) -> np.ndarray:
+    """Bilinear resize of (N, h, w) maps to (N, H, W) (pixel-centre aligned, like OpenCV)."""
+    h, w = int(size_hw[0]), int(size_hw[1])
+    return np.stack([cv2.resize(m.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR) for m in maps])
+
+
+def normalize_maps(maps: np.ndarray, eps: float = 1e-12) -> np.ndarray:
+    """Per-image min-max to [0, 1]; a constant map becomes all zeros."""
+    out = np.zeros_like(maps, dtype=np.float32)
+    for i, m in enumerate(maps):
+        lo, hi = float(m.min()), float(m.max())
+        if hi - lo > eps:
+            out[i] = (m - lo) / (hi - lo)
+    return out
+
+
+class BaseCAM:
+    """Common machinery of the CAM family.
+
+    Args:
+        model: a dynamic-graph ``paddle.nn.Layer``; it is put in ``eval()`` for the call and
+            its training flag is restored afterwards.
+        target_layers: dotted ``named_sublayers()`` names or Layer objects.
+        reshape_transform: maps a layer output to (N, C, h, w) (e.g. for token sequences).
+    """
+
+    name = "base"
+    uses_gradients = True
+
+    def __init__(
+        self,
+        model: paddle.nn.Layer,
+        target_layers: Union[LayerRef, Sequence[LayerRef]],
+        reshape_transform: Optional[Callable[[paddle.Tensor], paddle.Tensor]] = None,
+    ):
+        self.model = model
+        if isinstance(target_layers, (str, paddle.nn.Layer)):
+            target_layers = [target_layers]
+        self.target_layers = list(target_layers)
+        self.reshape_transform = reshape_transform
+
+    # --- what a method overrides -------------------------------------------------------
+    def get_cam_weights(self, activations: np.ndarray, grads: Optional[np.ndarray],
+                        input_tensor: paddle.Tensor, targets: list, layer: str) -> np.ndarray:
+        """(N, C) channel weights."""
+        raise NotImplementedError
+
+    def get_cam_image(self, activations: np.ndarray, grads: Optional[np.ndarray],
+                      input_tensor: paddle.Tensor, targets: list, layer: str) -> np.ndarray:
+        """(N, h, w) map before ReLU: weighted sum of channels by default."""
+        weights = self.get_cam_weights(activations, grads, input_tensor, targets, layer)
+        return np.einsum("nc,nchw->nhw", weights.astype(np.float64), activations.astype(np.float64))
+
+    # --- shared machinery ---------------------------------------------------------------
+    def forward_capture(self, x: paddle.Tensor, targets: Optional[list]):
+        """One forward with hooks: activations, gradients (if the method needs them), scores."""
+        n = x.shape[0]
+        with LayerHooks(self.model, self.target_layers) as hooks:
+            if self.uses_gradients:
+                x = x.detach()
+                x.stop_gradient = False  # build the graph even if all parameters are frozen
+                output = self.model(x)
+            else:
+                with paddle.no_grad():
+                    output = self.model(x)
+            if targets is None:
+                targets = default_targets(output, n)
+            scores = [score_of(t, select_item(output, i)) for i, t in enumerate(targets)]
+            acts = hooks.activations
+            grads = {}
+            if self.uses_gradients:
+                total = scores[0] if n == 1 else paddle.add_n(scores)
+                grads = hooks.gradients(total)
+            names = list(hooks.names)
+        acts_np = {k: self._as_nchw(v) for k, v in acts.items()}
+        grads_np = {k: self._as_nchw(v) for k, v in grads.items()}
+        score_np = np.array([float(s) for s in scores], dtype=np.float32)
+        return names, acts_np, grads_np, targets, score_np
+
+    def _as_nchw(self, t: paddle.Tensor) -> np.ndarray:
+        if self.reshape_transform is not None:
+            t = self.reshape_transform(t)
+        a = t.detach().numpy().astype(np.float32)
+        if a.ndim != 4:
+            raise ValueError(f"layer output must be (N, C, h, w) for a CAM, got shape {a.shape}; "
+                             "pass reshape_transform= for sequence outputs")
+        return a
+
+    def __call__(self, input_tensor: ArrayLike, targets: Optional[Sequence[Callable]] = None) -> CAMResult:
+        x = to_tensor(input_tensor)
+        n, _, h, w = x.shape
+        check_targets(targets, n)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            names, acts, grads, targets, scores = self.forward_capture(x, list(targets) if targets else None)
+            layer_maps, per_layer_raw = {}, {}
+            for name in names:
+                cam = self.get_cam_image(acts[name], grads.get(name), x, targets, name)
+                cam = np.maximum(cam, 0).astype(np.float32)
+                layer_maps[name] = cam
+                per_layer_raw[name] = resize_maps(cam, (h, w))
+        finally:
+            if was_training:
+                self.model.train()
+        raw = np.mean([per_layer_raw[k] for k in names], axis=0).astype(np.float32)
+        if len(names) == 1:
+            normalized = normalize_maps(raw)
+        else:
+            normalized = normalize_maps(np.mean([normalize_maps(per_layer_raw[k]) for k in names], axis=0))
+        return CAMResult(raw=raw, normalized=normalized, per_layer_raw=per_layer_raw,
+                         layer_maps=layer_maps, scores=scores, targets=list(targets),
+                         method=self.name, layers=names)

@@ -1,0 +1,55 @@
+"""Shared command-line plumbing: exit codes (0 done, 2 bad input, 1 bug) and devices."""
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Callable
+
+from .errors import PaddleCamError
+
+
+def fail(msg: str) -> None:
+    """One line on stderr, nothing else."""
+    sys.stderr.write(f"error: {msg}\n")
+    sys.stderr.flush()
+
+
+def run_main(main: Callable[[], int]) -> None:
+    """Run a tool's main; user errors -> exit 2 with one line, bugs -> exit 1 with traceback."""
+    try:
+        code = main()
+    except PaddleCamError as e:
+        fail(str(e))
+        code = 2
+    except KeyboardInterrupt:
+        fail("interrupted; outputs already written are complete")
+        code = 130
+    except Exception:
+        traceback.print_exc()
+        code = 1
+    sys.exit(code or 0)
+
+
+def set_device(device: str) -> None:
+    """``cpu`` or ``gpu[:id]``; a GPU request on a CPU build is a user error."""
+    import paddle
+
+    from .errors import InputError
+
+    device = (device or "cpu").lower()
+    if device.startswith("gpu"):
+        if not paddle.device.is_compiled_with_cuda():
+            raise InputError("--device gpu needs a CUDA build of Paddle; install it with "
+                             "`make install PADDLE=paddlepaddle-gpu` or use --device cpu")
+        paddle.set_device(device)
+    elif device == "cpu":
+        paddle.set_device("cpu")
+    else:
+        raise InputError(f"unknown device '{device}'; use cpu or gpu")
+
+
+def quiet_paddle() -> None:
+    """Silence Paddle's C++ info logs (the package import already hides its Python warnings)."""
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("FLAGS_call_stack_level", "0")

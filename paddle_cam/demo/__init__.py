@@ -1,0 +1,1 @@
+"""Synthetic document data for demos and tests."""

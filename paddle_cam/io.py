@@ -1,0 +1,134 @@
+"""Reading user images robustly and writing outputs atomically."""
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import warnings
+from typing import Any, Iterable, List
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import InputError
+
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
+DEFAULT_MAX_PIXELS = 120_000_000  # an A3 page at 600 dpi; larger pages are almost surely a mistake
+
+
+def read_image(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """An image file as BGR uint8 (H, W, 3), EXIF-rotated, alpha composited on white paper.
+
+    Grayscale, palette, CMYK, 16-bit and float images are converted; anything that cannot be
+    used raises ``InputError`` with a one-line reason and fix.
+    """
+    if not os.path.exists(path):
+        raise InputError(f"image not found: {path}; check the path")
+    if os.path.isdir(path):
+        raise InputError(f"{path} is a folder, not an image file")
+    if os.path.getsize(path) == 0:
+        raise InputError(f"image file is empty: {path}; re-export or re-copy it")
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise InputError(f"cannot read {path}: {e.strerror}; check its permissions") from None
+    old_limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+            w, h = im.size
+            if w * h > max_pixels:
+                raise InputError(f"image too large: {path} is {w}x{h} px (over {max_pixels:,} px); "
+                                 "downscale it or raise the pixel limit (--max_pixels)")
+            im.load()
+    except InputError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InputError(f"image too large: {path} exceeds {max_pixels:,} px; downscale it or raise --max_pixels") from None
+    except UnidentifiedImageError:
+        raise InputError(f"not an image (or an unsupported format): {path}; convert it to PNG or JPEG") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise InputError(f"image is truncated or corrupt: {path} ({e}); re-export or re-copy it") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = old_limit
+    try:
+        im = ImageOps.exif_transpose(im)
+    except Exception:
+        pass  # a broken EXIF block should not lose the pixels
+    if im.width < 1 or im.height < 1:
+        raise InputError(f"image has no pixels: {path}")
+    rgb = _to_rgb(im)
+    return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
+def _to_rgb(im: Image.Image) -> np.ndarray:
+    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        a = np.asarray(im, dtype=np.float64)
+        hi = 65535.0 if im.mode.startswith("I;16") or a.max() > 255 else 255.0
+        g = np.clip(a / hi * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.stack([g, g, g], axis=-1)
+    if im.mode == "P" and "transparency" in im.info:
+        im = im.convert("RGBA")
+    if im.mode in ("RGBA", "LA", "PA"):
+        im = im.convert("RGBA")
+        paper = Image.new("RGBA", im.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(paper, im)
+    return np.asarray(im.convert("RGB"))
+
+
+def list_images(path: str) -> List[str]:
+    """One image, or the images of a folder (sorted, non-recursive)."""
+    if os.path.isdir(path):
+        files = sorted(os.path.join(path, f) for f in os.listdir(path) if f.lower().endswith(IMAGE_EXTS))
+        if not files:
+            raise InputError(f"no images ({', '.join(IMAGE_EXTS)}) in folder {path}")
+        return files
+    return [path]
+
+
+def ensure_writable_dir(path: str) -> str:
+    """Create ``path`` if needed and prove it is writable, else a one-line ``InputError``."""
+    try:
+        os.makedirs(path, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".write_test_", dir=path)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as e:
+        raise InputError(f"cannot write to output folder {path} ({e.strerror}); pass --output a writable folder") from None
+    return path
+
+
+def atomic_write_bytes(path: str, data: bytes) -> str:
+    """Write to a temp file in the same folder, then rename: readers never see half a file."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+def save_json(path: str, obj: Any) -> str:
+    return atomic_write_bytes(path, json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=False).encode("utf-8"))
+
+
+def save_npy(path: str, arr: np.ndarray) -> str:
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(arr))
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def save_png(path: str, rgb: np.ndarray) -> str:
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(rgb, dtype=np.uint8)).save(buf, format="PNG")
+    return atomic_write_bytes(path, buf.getvalue())

@@ -1,0 +1,1 @@
+"""Outputs: overlays, reports, VisualDL."""

@@ -1,0 +1,129 @@
+"""CAM maps of a toy model against independent numpy computations (tolerance 1e-5)."""
+import numpy as np
+import pytest
+
+from paddle_cam import (ClassifierOutputTarget, EigenCAM, GradCAM, GradCAMPlusPlus, HiResCAM, LayerCAM, ScoreCAM,
+                        XGradCAM)
+from toy_models import ConvReadout, np_bilinear, np_forward
+
+H, W = 6, 5
+CLASSES = [2, 0]
+
+
+@pytest.fixture(scope="module")
+def setup():
+    model = ConvReadout(h=H, w=W)
+    model.eval()
+    x = np.random.RandomState(1).randn(2, 3, H, W).astype(np.float32)
+    act, logits = np_forward(model, x)
+    fc = model.fc.weight.numpy().astype(np.float64)
+    grads = np.stack([fc[:, c].reshape(act.shape[1:]) for c in CLASSES])
+    return model, x, act, grads, logits
+
+
+def _np_maps(name, a, g):
+    if name == "gradcam":
+        return np.einsum("nc,nchw->nhw", g.mean(axis=(2, 3)), a)
+    if name == "layercam":
+        return (np.maximum(g, 0) * a).sum(1)
+    if name == "hirescam":
+        return (g * a).sum(1)
+    if name == "xgradcam":
+        w = (g * a / (a.sum(axis=(2, 3), keepdims=True) + 1e-7)).sum(axis=(2, 3))
+        return np.einsum("nc,nchw->nhw", w, a)
+    if name == "gradcampp":
+        g2, g3 = g ** 2, g ** 3
+        alpha = g2 / (2 * g2 + a.sum(axis=(2, 3), keepdims=True) * g3 + 1e-7)
+        alpha = np.where(g != 0, alpha, 0)
+        w = (np.maximum(g, 0) * alpha).sum(axis=(2, 3))
+        return np.einsum("nc,nchw->nhw", w, a)
+    raise KeyError(name)
+
+
+@pytest.mark.parametrize("cls", [GradCAM, LayerCAM, HiResCAM, XGradCAM, GradCAMPlusPlus])
+def test_gradient_methods_match_numpy(setup, cls):
+    model, x, act, grads, logits = setup
+    res = cls(model, ["act"])(x, targets=[ClassifierOutputTarget(c) for c in CLASSES])
+    expect = np.maximum(_np_maps(cls.name, act, grads), 0)
+    assert expect.max() > 0
+    np.testing.assert_allclose(res.layer_maps["act"], expect, atol=1e-5, rtol=1e-5)
+    np.testing.assert_allclose(res.scores, logits[np.arange(2), CLASSES], atol=1e-4)
+    # same input size here: the raw map is the layer map, the normalised map its min-max
+    np.testing.assert_allclose(res.raw, expect, atol=1e-5, rtol=1e-5)
+    for i in range(2):
+        e = expect[i]
+        np.testing.assert_allclose(res.normalized[i], (e - e.min()) / (e.max() - e.min()), atol=1e-5)
+
+
+def test_methods_give_different_maps(setup):
+    model, x, *_ = setup
+    t = [ClassifierOutputTarget(c) for c in CLASSES]
+    maps = {cls.name: cls(model, "act")(x, t).raw for cls in (GradCAM, LayerCAM, HiResCAM)}
+    assert not np.allclose(maps["gradcam"], maps["layercam"], atol=1e-4)
+    assert not np.allclose(maps["layercam"], maps["hirescam"], atol=1e-4)
+
+
+def test_eigencam_matches_numpy_svd(setup):
+    model, x, act, *_ = setup
+    res = EigenCAM(model, "act")(x, targets=[ClassifierOutputTarget(0)] * 2)
+    for i in range(2):
+        flat = act[i].reshape(act.shape[1], -1).T
+        flat = flat - flat.mean(0)
+        v = np.linalg.svd(flat, full_matrices=False)[2][0]
+        proj = flat @ v
+        ref = act[i].sum(0).ravel()
+        if np.dot(proj, ref - ref.mean()) < 0:
+            proj = -proj
+        np.testing.assert_allclose(res.layer_maps["act"][i], np.maximum(proj.reshape(H, W), 0), atol=1e-5)
+
+
+def test_scorecam_matches_numpy(setup):
+    model, x, act, _, _ = setup
+    res = ScoreCAM(model, "act", batch_size=3)(x, targets=[ClassifierOutputTarget(c) for c in CLASSES])
+    for i, c in enumerate(CLASSES):
+        scores = []
+        for k in range(act.shape[1]):
+            m = act[i, k]  # layer size == input size, so upsampling is the identity
+            m = (m - m.min()) / (m.max() - m.min()) if m.max() > m.min() else np.zeros_like(m)
+            _, logits = np_forward(model, (x[i:i + 1] * m[None, None]).astype(np.float32))
+            scores.append(logits[0, c])
+        s = np.array(scores)
+        w = np.exp(s - s.max()) / np.exp(s - s.max()).sum()
+        expect = np.maximum(np.einsum("c,chw->hw", w, act[i]), 0)
+        np.testing.assert_allclose(res.layer_maps["act"][i], expect, atol=1e-5, rtol=1e-4)
+
+
+def test_upsampling_to_input_size_is_bilinear():
+    """Layer smaller than the input: raw map = numpy bilinear of the layer map."""
+    import paddle
+    import paddle.nn as nn
+
+    class Pooled(nn.Layer):
+        def __init__(self):
+            super().__init__()
+            paddle.seed(2)
+            self.conv = nn.Conv2D(3, 4, 3, padding=1)
+            self.pool = nn.AvgPool2D(2)
+            self.fc = nn.Linear(4 * 4 * 3, 2)
+
+        def forward(self, x):
+            return self.fc(paddle.flatten(self.pool(paddle.nn.functional.relu(self.conv(x))), 1))
+
+    m = Pooled()
+    x = np.random.RandomState(3).randn(1, 3, 8, 6).astype(np.float32)
+    res = GradCAM(m, "pool")(x, [ClassifierOutputTarget(1)])
+    assert res.layer_maps["pool"].shape == (1, 4, 3)
+    np.testing.assert_allclose(res.raw[0], np_bilinear(res.layer_maps["pool"][0].astype(np.float64), 8, 6), atol=1e-5)
+
+
+def test_multi_layer_fusion(setup):
+    model, x, *_ = setup
+    t = [ClassifierOutputTarget(c) for c in CLASSES]
+    both = GradCAM(model, ["conv", "act"])(x, t)
+    one = {n: GradCAM(model, n)(x, t) for n in ("conv", "act")}
+    np.testing.assert_allclose(both.raw, (one["conv"].raw + one["act"].raw) / 2, atol=1e-6)
+    from paddle_cam import normalize_maps
+
+    np.testing.assert_allclose(both.normalized,
+                               normalize_maps((one["conv"].normalized + one["act"].normalized) / 2), atol=1e-6)
+    assert both.layers == ["conv", "act"]
