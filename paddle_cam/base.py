@@ -139,23 +139,14 @@ class BaseCAM:
                              "pass reshape_transform= for sequence outputs")
         return a
 
-    def __call__(self, input_tensor: ArrayLike, targets: Optional[Sequence[Callable]] = None) -> CAMResult:
-        x = to_tensor(input_tensor)
-        n, _, h, w = x.shape
-        check_targets(targets, n)
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            names, acts, grads, targets, scores = self.forward_capture(x, list(targets) if targets else None)
-            layer_maps, per_layer_raw = {}, {}
-            for name in names:
-                cam = self.get_cam_image(acts[name], grads.get(name), x, targets, name)
-                cam = np.maximum(cam, 0).astype(np.float32)
-                layer_maps[name] = cam
-                per_layer_raw[name] = resize_maps(cam, (h, w))
-        finally:
-            if was_training:
-                self.model.train()
+    def _result(self, names, acts, grads, x, targets, scores) -> CAMResult:
+        h, w = x.shape[2:]
+        layer_maps, per_layer_raw = {}, {}
+        for name in names:
+            cam = self.get_cam_image(acts[name], grads.get(name), x, targets, name)
+            cam = np.maximum(cam, 0).astype(np.float32)
+            layer_maps[name] = cam
+            per_layer_raw[name] = resize_maps(cam, (h, w))
         raw = np.mean([per_layer_raw[k] for k in names], axis=0).astype(np.float32)
         if len(names) == 1:
             normalized = normalize_maps(raw)
@@ -163,4 +154,53 @@ class BaseCAM:
             normalized = normalize_maps(np.mean([normalize_maps(per_layer_raw[k]) for k in names], axis=0))
         return CAMResult(raw=raw, normalized=normalized, per_layer_raw=per_layer_raw,
                          layer_maps=layer_maps, scores=scores, targets=list(targets),
-                         method=self.name, layers=names)
+                         method=self.name, layers=list(names))
+
+    def __call__(self, input_tensor: ArrayLike, targets: Optional[Sequence[Callable]] = None) -> CAMResult:
+        x = to_tensor(input_tensor)
+        check_targets(targets, x.shape[0])
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            names, acts, grads, targets, scores = self.forward_capture(x, list(targets) if targets else None)
+            return self._result(names, acts, grads, x, targets, scores)
+        finally:
+            if was_training:
+                self.model.train()
+
+    def explain_targets(self, input_tensor: ArrayLike, targets: Sequence[Callable]) -> List[CAMResult]:
+        """Many targets on ONE image: one forward, then one backward per target (graph retained).
+
+        Exact, and much cheaper than a call per target, which repeats the forward each time.
+        Methods without gradients fall back to one call per target.
+        """
+        x = to_tensor(input_tensor)
+        if x.shape[0] != 1:
+            raise ValueError("explain_targets takes one image; loop over the batch for more")
+        targets = list(targets)
+        if not targets:
+            return []
+        if not self.uses_gradients:
+            return [self(x, [t]) for t in targets]
+        for t in targets:
+            check_targets([t], 1)
+        was_training = self.model.training
+        self.model.eval()
+        results = []
+        try:
+            with LayerHooks(self.model, self.target_layers) as hooks:
+                xg = x.detach()
+                xg.stop_gradient = False
+                output = self.model(xg)
+                item = select_item(output, 0)
+                acts = {k: self._as_nchw(v) for k, v in hooks.activations.items()}
+                for i, t in enumerate(targets):
+                    score = score_of(t, item)
+                    g = hooks.gradients(score, retain_graph=i < len(targets) - 1)
+                    grads = {k: self._as_nchw(v) for k, v in g.items()}
+                    results.append(self._result(hooks.names, acts, grads, x, [t],
+                                                np.array([float(score)], np.float32)))
+        finally:
+            if was_training:
+                self.model.train()
+        return results

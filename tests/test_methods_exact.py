@@ -127,3 +127,15 @@ def test_multi_layer_fusion(setup):
     np.testing.assert_allclose(both.normalized,
                                normalize_maps((one["conv"].normalized + one["act"].normalized) / 2), atol=1e-6)
     assert both.layers == ["conv", "act"]
+
+
+def test_explain_targets_equals_one_call_per_target(setup):
+    model, x, *_ = setup
+    targets = [ClassifierOutputTarget(c) for c in (0, 1, 2)]
+    many = LayerCAM(model, "act").explain_targets(x[:1], targets)
+    for t, r in zip(targets, many):
+        one = LayerCAM(model, "act")(x[:1], [t])
+        np.testing.assert_allclose(r.raw, one.raw, atol=1e-6)
+        np.testing.assert_allclose(r.scores, one.scores, atol=1e-6)
+    ev = EigenCAM(model, "act").explain_targets(x[:1], targets[:2])  # gradient-free: falls back to a loop
+    assert len(ev) == 2

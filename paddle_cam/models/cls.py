@@ -14,6 +14,7 @@ from . import pplcnet
 from .mobilenet_v3 import TextLineOrientationClassifier
 from .paddle_format import InferenceModel, read_inference_folder
 from .preprocess import PPLCNET_CROP, PPLCNET_TEXTLINE, PPOCR_CLS, Preprocess, from_inference_yml
+from .static import StaticPredictor  # noqa: F401  (re-exported)
 from .weights import conform_to_state_dict, load_state, read_pdparams, state_from_program_order
 
 
@@ -137,27 +138,3 @@ def load_classifier(source: Optional[str] = None, model_name: Optional[str] = No
             return load_orientation_classifier(source, inf)
         return load_pplcnet(source, model_name, inf=inf)
     return load_pplcnet(source, model_name)
-
-
-class StaticPredictor:
-    """Paddle Inference on an inference folder: the reference for parity checks."""
-
-    def __init__(self, model_dir: str, ir_optim: bool = False, threads: int = 1):
-        from .paddle_format import find_model_files
-
-        prog, params = find_model_files(model_dir)
-        cfg = paddle.inference.Config(prog, params)
-        cfg.disable_gpu()
-        cfg.disable_mkldnn()
-        cfg.switch_ir_optim(ir_optim)  # off: the same kernels as dygraph, bit-comparable outputs
-        cfg.set_cpu_math_library_num_threads(threads)
-        cfg.disable_glog_info()
-        self.predictor = paddle.inference.create_predictor(cfg)
-
-    def __call__(self, batch: np.ndarray) -> np.ndarray:
-        name = self.predictor.get_input_names()[0]
-        h = self.predictor.get_input_handle(name)
-        h.reshape(batch.shape)
-        h.copy_from_cpu(np.ascontiguousarray(batch, dtype=np.float32))
-        self.predictor.run()
-        return self.predictor.get_output_handle(self.predictor.get_output_names()[0]).copy_to_cpu()

@@ -133,7 +133,12 @@ def state_from_program_order(model: nn.Layer, inf: InferenceModel, example: padd
     for (lname, layer), (prefix, vars_) in zip(layers, groups):
         own = dict(layer.state_dict(include_sublayers=False))
         for var in vars_:
-            attr = _SUFFIX.get(var.rpartition(".")[2])
+            suffix = var.rpartition(".")[2]
+            if "weight" in own:
+                attr = _SUFFIX.get(suffix)
+            else:  # custom parameters (e.g. a learnable affine's scale, bias) are w_0, w_1, ... in order
+                i = int(suffix[2:]) if re.fullmatch(r"w_\d+", suffix) else -1
+                attr = list(own)[i] if 0 <= i < len(own) else None
             if attr is None or attr not in own:
                 raise ModelLoadError(f"cannot place {var} on layer {lname} ({type(layer).__name__}); "
                                      "the folder holds another model than the one asked for")

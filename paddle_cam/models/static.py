@@ -1,0 +1,29 @@
+"""Paddle Inference predictors: the reference for parity checks and the fast path for recognition."""
+from __future__ import annotations
+
+import numpy as np
+import paddle
+
+from .paddle_format import find_model_files
+
+
+class StaticPredictor:
+    """Paddle Inference on an inference folder: the reference for parity checks."""
+
+    def __init__(self, model_dir: str, ir_optim: bool = False, threads: int = 1):
+        prog, params = find_model_files(model_dir)
+        cfg = paddle.inference.Config(prog, params)
+        cfg.disable_gpu()
+        cfg.disable_mkldnn()
+        cfg.switch_ir_optim(ir_optim)  # off: the same kernels as dygraph, bit-comparable outputs
+        cfg.set_cpu_math_library_num_threads(threads)
+        cfg.disable_glog_info()
+        self.predictor = paddle.inference.create_predictor(cfg)
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        name = self.predictor.get_input_names()[0]
+        h = self.predictor.get_input_handle(name)
+        h.reshape(batch.shape)
+        h.copy_from_cpu(np.ascontiguousarray(batch, dtype=np.float32))
+        self.predictor.run()
+        return self.predictor.get_output_handle(self.predictor.get_output_names()[0]).copy_to_cpu()
