@@ -95,3 +95,50 @@ def test_pruned_widths_load_from_weights(tmp_path, bundled):
     det = load_detector(path)
     assert tuple(det.model.state_dict()[k1 + ".weight"].shape)[0] == 12
     assert det.prob_map(_page(64, 96)).shape == (1, 1, 64, 96)
+
+
+def test_pir_json_folder_of_real_weights(tmp_path, bundled):
+    """PaddleX-style folder (PIR inference.json, no .info names): placed by program order and
+    checked against Paddle Inference at load time."""
+    folder = str(tmp_path / "pir")
+    paddle.jit.save(bundled.model, folder + "/inference",
+                    input_spec=[paddle.static.InputSpec([None, 3, None, None], "float32", "x")])
+    import os
+
+    assert sorted(os.listdir(folder)) == ["inference.json", "inference.pdiparams"]
+    det = load_detector(folder)
+    x = _page(96, 160)
+    assert det.arch == "mobile"
+    assert float(np.abs(det.prob_map(x) - bundled.prob_map(x)).max()) <= 1e-5
+
+
+def test_server_det_round_trip(tmp_path):
+    from paddle_cam.models.det import build_server_det
+
+    paddle.seed(3)
+    m = build_server_det()
+    x = np.random.RandomState(2).randn(1, 3, 64, 96).astype("float32")
+    ref = m(paddle.to_tensor(x)).numpy()
+    paddle.jit.save(m, str(tmp_path / "srv" / "inference"),
+                    input_spec=[paddle.static.InputSpec([None, 3, None, None], "float32", "x")])
+    paddle.save(m.state_dict(), str(tmp_path / "srv.pdparams"))
+    for src in (str(tmp_path / "srv"), str(tmp_path / "srv.pdparams")):
+        det = load_detector(src)
+        assert det.arch == "server" and det.default_layer == "model.neck"
+        np.testing.assert_allclose(det.prob_map(x), ref, atol=1e-5)
+
+
+def test_bad_detector_folders(tmp_path, bundled):
+    from paddle_cam import ModelLoadError
+
+    with pytest.raises(ModelLoadError, match="detector not found"):
+        load_detector(str(tmp_path / "none"))
+    bad = tmp_path / "mismatch"
+    bad.mkdir()
+    import shutil
+
+    shutil.copy(bundled.source + "/inference.pdmodel", bad / "inference.pdmodel")
+    cls_dir = bundled.source.replace("ch_PP-OCRv4_det_infer", "ch_ppocr_mobile_v2_cls_infer")
+    shutil.copy(cls_dir + "/inference.pdiparams", bad / "inference.pdiparams")
+    with pytest.raises(ModelLoadError, match="different exports"):
+        load_detector(str(bad))
