@@ -75,6 +75,11 @@ class BaseCAM:
             its training flag is restored afterwards.
         target_layers: dotted ``named_sublayers()`` names or Layer objects.
         reshape_transform: maps a layer output to (N, C, h, w) (e.g. for token sequences).
+        gradient_support: zero the map wherever the target's gradient is exactly zero on every
+            channel, i.e. where the layer cannot influence the target at all. Channel-weighted
+            methods (Grad-CAM, Grad-CAM++, XGrad-CAM) otherwise paint every region that shares
+            the weighted features - all text lines of a page for one DB box. Element-wise methods
+            (LayerCAM, HiResCAM) already vanish there.
     """
 
     name = "base"
@@ -85,8 +90,10 @@ class BaseCAM:
         model: paddle.nn.Layer,
         target_layers: Union[LayerRef, Sequence[LayerRef]],
         reshape_transform: Optional[Callable[[paddle.Tensor], paddle.Tensor]] = None,
+        gradient_support: bool = False,
     ):
         self.model = model
+        self.gradient_support = bool(gradient_support)
         if isinstance(target_layers, (str, paddle.nn.Layer)):
             target_layers = [target_layers]
         self.target_layers = list(target_layers)
@@ -144,6 +151,8 @@ class BaseCAM:
         layer_maps, per_layer_raw = {}, {}
         for name in names:
             cam = self.get_cam_image(acts[name], grads.get(name), x, targets, name)
+            if self.gradient_support and grads.get(name) is not None:
+                cam = cam * (np.abs(grads[name]).sum(axis=1) > 0)
             cam = np.maximum(cam, 0).astype(np.float32)
             layer_maps[name] = cam
             per_layer_raw[name] = resize_maps(cam, (h, w))

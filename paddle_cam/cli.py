@@ -10,9 +10,18 @@ from .errors import PaddleCamError
 
 
 def fail(msg: str) -> None:
-    """One line on stderr, nothing else."""
-    sys.stderr.write(f"error: {msg}\n")
+    """One line on stderr, nothing else (printed above a running progress bar, not into it)."""
+    from tqdm import tqdm
+
+    tqdm.write(f"error: {msg}", file=sys.stderr)
     sys.stderr.flush()
+
+
+def progress(items, desc: str):
+    """A progress bar on terminals; none in logs and pipes, where it would only add noise."""
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, unit="img", disable=None if len(items) > 1 else True, file=sys.stderr)
 
 
 def run_main(main: Callable[[], int]) -> None:

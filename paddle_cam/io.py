@@ -102,6 +102,12 @@ def ensure_writable_dir(path: str) -> str:
     return path
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: str, data: bytes) -> str:
     """Write to a temp file in the same folder, then rename: readers never see half a file."""
     folder = os.path.dirname(os.path.abspath(path))
@@ -110,6 +116,7 @@ def atomic_write_bytes(path: str, data: bytes) -> str:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs should be readable like any file
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

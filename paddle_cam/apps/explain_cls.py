@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from ..cli import fail, quiet_paddle, run_main
+from ..cli import fail, progress, quiet_paddle, run_main
 
 quiet_paddle()
 
@@ -52,8 +52,6 @@ def main(argv=None) -> int:
     elif isinstance(e.get("layers"), str):
         e["layers"] = [s.strip() for s in e["layers"].split(",") if s.strip()]
 
-    from tqdm import tqdm
-
     from paddle_cam.cli import set_device
     from paddle_cam.errors import PaddleCamError
     from paddle_cam.hooks import resolve_layer
@@ -73,7 +71,7 @@ def main(argv=None) -> int:
 
     failed = 0
     single = len(images) == 1
-    for path in tqdm(images, desc="explain", unit="img", disable=single or not sys.stderr.isatty()):
+    for path in progress(images, "explain_cls"):
         try:
             report = explain_one(clf, path, out_root, cfg, single)
             if single:

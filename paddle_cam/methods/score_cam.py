@@ -20,8 +20,8 @@ class ScoreCAM(BaseCAM):
     uses_gradients = False
 
     def __init__(self, model, target_layers, reshape_transform=None, batch_size: int = 16,
-                 baseline: Union[float, np.ndarray] = 0.0):
-        super().__init__(model, target_layers, reshape_transform)
+                 baseline: Union[float, np.ndarray] = 0.0, **kwargs):
+        super().__init__(model, target_layers, reshape_transform, **kwargs)
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
         self.batch_size = int(batch_size)

@@ -1,0 +1,175 @@
+"""Explain a DB detector on a page: detect, read, and attribute each box (or region) to pixels.
+
+All targets of a page share one forward pass (``BaseCAM.explain_targets``); maps live on the
+model-input grid and are mapped back to page pixels for metrics and overlays.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+import cv2
+import numpy as np
+
+from ..base import CAMResult, normalize_maps, resize_maps
+from ..errors import InputError
+from ..methods import get_method
+from ..models.det import DEFAULT_LAYERS, SERVER_LAYERS, Detector
+from .regions import energy_in_box, region_shares
+from .targets import AllTextTarget, DBBoxTarget, MissedLineTarget, RegionTarget
+
+LAYER_ALIASES = {"scales": ["stage3", "stage4", "stage5", "neck"]}
+
+
+@dataclass
+class Box:
+    id: int
+    polygon: List[List[float]]     # page pixels
+    score: float
+    text: Optional[str] = None
+    text_score: Optional[float] = None
+
+
+@dataclass
+class Explanation:
+    target: Dict[str, object]      # kind + box id / region name, and its score
+    cam: CAMResult                 # maps on the model-input grid
+    page_raw: np.ndarray           # (H, W) raw map on the page
+    page_norm: np.ndarray          # (H, W) in [0, 1]
+    energy_in_box: Optional[float]
+    regions: Dict[str, object]
+
+
+@dataclass
+class PageResult:
+    image: np.ndarray              # BGR page
+    input_hw: tuple                # model input size
+    prob: np.ndarray               # (H_in, W_in) shrink map
+    boxes: List[Box]
+    explanations: List[Explanation] = field(default_factory=list)
+
+
+def resolve_layers(detector: Detector, layers: Optional[Sequence[str]]) -> List[str]:
+    """Layer names, with aliases: neck, stage2..stage5, scales (= stage3..5 + neck)."""
+    table = DEFAULT_LAYERS if detector.arch == "mobile" else SERVER_LAYERS
+    out: List[str] = []
+    for name in layers or [detector.default_layer]:
+        for n in LAYER_ALIASES.get(name, [name]):
+            out.append(table.get(n, n))
+    return out
+
+
+def parse_polygon(text: str) -> List[List[float]]:
+    """``x1,y1,x2,y2,...`` (4+ points) or ``x0,y0,x1,y1`` (a rectangle) in page pixels."""
+    try:
+        v = [float(t) for t in text.replace(";", ",").split(",") if t.strip()]
+    except ValueError:
+        raise InputError(f"polygon '{text}' must be comma-separated numbers x1,y1,x2,y2,...") from None
+    if len(v) == 4:
+        x0, y0, x1, y1 = v
+        return [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
+    if len(v) < 6 or len(v) % 2:
+        raise InputError(f"polygon '{text}' needs 4 numbers (a rectangle) or 3+ x,y pairs")
+    return [[v[i], v[i + 1]] for i in range(0, len(v), 2)]
+
+
+def select_boxes(boxes: List[Box], spec: str) -> List[Box]:
+    """``all``, ``top-K`` (highest detection scores) or ``N,M`` (box ids)."""
+    spec = (spec or "all").strip().lower()
+    if spec == "all":
+        return list(boxes)
+    if spec == "none":
+        return []
+    if spec.startswith("top-"):
+        try:
+            k = int(spec[4:])
+        except ValueError:
+            raise InputError(f"--boxes {spec}: use top-K with a whole number K") from None
+        return sorted(boxes, key=lambda b: -b.score)[:k]
+    try:
+        ids = [int(t) for t in spec.split(",") if t.strip()]
+    except ValueError:
+        raise InputError(f"--boxes '{spec}' must be all, top-K or box ids like 0,3,7") from None
+    by_id = {b.id: b for b in boxes}
+    missing = [i for i in ids if i not in by_id]
+    if missing:
+        raise InputError(f"--boxes: no box with id {missing[0]} (the page has {len(boxes)} boxes, ids 0..{len(boxes) - 1})")
+    return [by_id[i] for i in ids]
+
+
+class OCRExplainer:
+    """Detection (+ recognition) and CAM explanations of a DB detector on pages."""
+
+    def __init__(self, detector: Detector, preprocess, postprocess, recognizer=None, method: str = "gradcam",
+                 layers: Optional[Sequence[str]] = None, method_kwargs: Optional[dict] = None,
+                 gradient_support: bool = True):
+        self.detector = detector
+        self.pre = preprocess
+        self.post = postprocess
+        self.rec = recognizer
+        self.method = get_method(method)
+        self.layers = resolve_layers(detector, layers)
+        self.method_kwargs = dict(method_kwargs or {})
+        self.method_kwargs.setdefault("gradient_support", gradient_support)
+
+    def detect(self, image_bgr: np.ndarray):
+        """(input batch, preprocess info, shrink map on the input grid, boxes on the page)."""
+        chw, info = self.pre(image_bgr)
+        batch = chw[None].astype(np.float32)
+        prob = self.detector.prob_map(batch)[0, 0]
+        dets = self.post(prob, info)
+        boxes = [Box(i, [[float(x), float(y)] for x, y in d["polygon"]], float(d["score"])) for i, d in enumerate(dets)]
+        if self.rec is not None and boxes:
+            for b, (text, score) in zip(boxes, self.rec(image_bgr, [b.polygon for b in boxes])):
+                b.text, b.text_score = text, float(score)
+        return batch, info, prob, boxes
+
+    def to_input(self, polygon, image_hw, input_hw) -> np.ndarray:
+        sy, sx = input_hw[0] / float(image_hw[0]), input_hw[1] / float(image_hw[1])
+        return np.asarray(polygon, np.float64) * [sx, sy]
+
+    def explain_page(self, image_bgr: np.ndarray, boxes_spec: str = "all", all_text: bool = True,
+                     regions: Sequence[Sequence] = (), missed: Sequence[Sequence] = ()) -> PageResult:
+        batch, info, prob, boxes = self.detect(image_bgr)
+        H, W = image_bgr.shape[:2]
+        hw_in = tuple(batch.shape[2:])
+        result = PageResult(image_bgr, hw_in, prob, boxes)
+        jobs = []  # (description, target, page polygon or None)
+        for b in select_boxes(boxes, boxes_spec):
+            jobs.append(({"kind": "box", "box_id": b.id}, DBBoxTarget(self.to_input(b.polygon, (H, W), hw_in), hw_in, b.id),
+                         b.polygon))
+        for i, poly in enumerate(regions):
+            jobs.append(({"kind": "region", "name": f"region_{i}", "polygon": poly},
+                         RegionTarget(self.to_input(poly, (H, W), hw_in), hw_in, f"region_{i}"), poly))
+        for i, poly in enumerate(missed):
+            t = MissedLineTarget(self.to_input(poly, (H, W), hw_in), hw_in, f"missed_{i}")
+            peak = float((prob * t.mask).max())
+            jobs.append(({"kind": "missed", "name": f"missed_{i}", "polygon": poly, "peak_prob": peak,
+                          "db_thresh": float(getattr(self.post, "thresh", 0.3))}, t, poly))
+        if all_text and boxes:
+            jobs.append(({"kind": "all_text"}, AllTextTarget(float(getattr(self.post, "thresh", 0.3))), None))
+        if not jobs:
+            return result
+        cam = self.method(self.detector.model, self.layers, **self.method_kwargs)
+        results = cam.explain_targets(batch, [t for _, t, _ in jobs])
+        polys = [b.polygon for b in boxes]
+        ids = [b.id for b in boxes]
+        for (desc, _, poly), res in zip(jobs, results):
+            page_raw = np.maximum(resize_maps(res.raw, (H, W))[0], 0)
+            desc = dict(desc, score=float(res.scores[0]))
+            result.explanations.append(Explanation(
+                target=desc, cam=res, page_raw=page_raw, page_norm=normalize_maps(page_raw[None])[0],
+                energy_in_box=energy_in_box(page_raw, poly) if poly is not None else None,
+                regions=region_shares(page_raw, polys, ids)))
+        return result
+
+
+def compact_raw(res: CAMResult) -> np.ndarray:
+    """The raw map on the finest hooked layer's grid (exact for one layer; a mean of bilinear
+    resizes for several) - small enough to keep one per box."""
+    maps = [m[0] for m in res.layer_maps.values()]
+    finest = max((m.shape for m in maps), key=lambda s: s[0] * s[1])
+    if len(maps) == 1:
+        return maps[0].astype(np.float32)
+    return np.mean([cv2.resize(m, (finest[1], finest[0]), interpolation=cv2.INTER_LINEAR) for m in maps],
+                   axis=0).astype(np.float32)

@@ -1,0 +1,134 @@
+"""Files for one explained page: page overlay, a panel per explanation, raw maps, report.json.
+
+report.json is written last, so its presence marks a page as complete.
+"""
+from __future__ import annotations
+
+import os
+from typing import Dict, List, Optional
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw
+
+from ..io import save_json, save_npy, save_png
+from .fonts import cjk_font
+from .overlay import caption, overlay, side_by_side
+
+
+def draw_polygons(rgb: np.ndarray, polygons: List, labels: Optional[List[str]] = None,
+                  color=(0, 200, 0), width: int = 2) -> np.ndarray:
+    """Polygons (page pixels) with optional labels drawn above them (CJK-safe)."""
+    im = Image.fromarray(np.ascontiguousarray(rgb))
+    draw = ImageDraw.Draw(im)
+    size = max(12, int(round(min(rgb.shape[:2]) / 70)))
+    font = cjk_font(size) if labels else None
+    for i, poly in enumerate(polygons):
+        pts = [tuple(map(float, p)) for p in poly]
+        draw.line(pts + [pts[0]], fill=color, width=width)
+        if labels and labels[i]:
+            x, y = min(p[0] for p in pts), min(p[1] for p in pts)
+            draw.text((x, max(0, y - size - 2)), labels[i], font=font, fill=color)
+    return np.asarray(im)
+
+
+def crop_box(poly, image_hw, context: float = 1.5, min_pad: int = 16):
+    """Bounding window around a polygon with ``context`` x text height of margin."""
+    pts = np.asarray(poly, np.float64)
+    x0, y0 = pts.min(0)
+    x1, y1 = pts.max(0)
+    (_, _), (w, h), _ = cv2.minAreaRect(pts.astype(np.float32))
+    pad = max(min_pad, int(context * min(w, h)))
+    H, W = image_hw
+    return (max(0, int(x0) - pad), max(0, int(y0) - pad), min(W, int(np.ceil(x1)) + pad), min(H, int(np.ceil(y1)) + pad))
+
+
+def explanation_panel(image_bgr: np.ndarray, ex, poly, title: str, alpha: float = 0.45) -> np.ndarray:
+    """Crop of the page around ``poly``: the page and the heatmap side by side, captioned."""
+    x0, y0, x1, y1 = crop_box(poly, image_bgr.shape[:2]) if poly is not None else (0, 0, image_bgr.shape[1], image_bgr.shape[0])
+    crop = image_bgr[y0:y1, x0:x1]
+    local = [[p[0] - x0, p[1] - y0] for p in poly] if poly is not None else None
+    left = crop[:, :, ::-1].copy()
+    right = overlay(crop, ex.page_norm[y0:y1, x0:x1], alpha)
+    if local is not None:
+        left = draw_polygons(left, [local])
+        right = draw_polygons(right, [local], color=(255, 255, 255), width=1)
+    h = max(64, min(240, left.shape[0]))
+    return caption(side_by_side([left, right], height=h), [title], font_size=16)
+
+
+def _target_key(t: Dict) -> str:
+    return f"box_{t['box_id']}" if t["kind"] == "box" else t.get("name", t["kind"])
+
+
+def write_page(out_dir: str, image_path: str, page, model_info: Dict, method: str, layers: List[str],
+               alpha: float = 0.45, raw_maps: str = "grid", vdl=None, vdl_prefix: str = "") -> Dict:
+    """Write every output of one page and return the report dict."""
+    from ..ocr.explain import compact_raw
+
+    H, W = page.image.shape[:2]
+    boxes = page.boxes
+    labels = [f"{b.id} {b.text or ''}".strip() for b in boxes]
+    page_rgb = page.image[:, :, ::-1]
+    all_text = next((e for e in page.explanations if e.target["kind"] == "all_text"), None)
+    base = overlay(page.image, all_text.page_norm, alpha) if all_text is not None else page_rgb.copy()
+    page_png = draw_polygons(base, [b.polygon for b in boxes], labels)
+    page_path = save_png(os.path.join(out_dir, "page.png"), page_png)
+    if vdl is not None:
+        vdl.image(f"{vdl_prefix}/det/{method}/page", page_png)
+        vdl.text(f"{vdl_prefix}/boxes", "\n".join(f"{b.id}\t{b.score:.3f}\t{b.text or ''}" for b in boxes))
+        for b in boxes:
+            vdl.scalar(f"{vdl_prefix}/det/score", b.score, step=b.id)
+    explanations = []
+    by_id = {b.id: b for b in boxes}
+    for ex in page.explanations:
+        key = _target_key(ex.target)
+        poly = by_id[ex.target["box_id"]].polygon if ex.target["kind"] == "box" else ex.target.get("polygon")
+        if ex.target["kind"] == "box":
+            b = by_id[ex.target["box_id"]]
+            title = (f"box {b.id} · {b.text or ''} · det {b.score:.2f} · energy_in_box {ex.energy_in_box:.2f} · "
+                     f"{method} @ {', '.join(layers)}")
+        elif ex.target["kind"] == "missed":
+            title = (f"{key} · peak p={ex.target['peak_prob']:.2f} (thresh {ex.target['db_thresh']:.2f}) · "
+                     f"energy_in_box {ex.energy_in_box:.2f}")
+        elif ex.target["kind"] == "region":
+            title = f"{key} · energy_in_box {ex.energy_in_box:.2f}"
+        else:
+            title = f"all text · {method}"
+        panel = explanation_panel(page.image, ex, poly, title, alpha) if poly is not None else None
+        panel_path = save_png(os.path.join(out_dir, "panels", f"{key}.png"), panel) if panel is not None else page_path
+        if raw_maps == "page":
+            raw = ex.page_raw.astype(np.float32)
+        else:
+            raw = compact_raw(ex.cam)
+        raw_path = save_npy(os.path.join(out_dir, "raw", f"{key}.npy"), raw) if raw_maps != "none" else None
+        item = {
+            "target": ex.target, "method": method, "layers": layers,
+            "energy_in_box": ex.energy_in_box,
+            "regions": ex.regions["regions"], "background": ex.regions["background"],
+            "overlay": os.path.abspath(panel_path),
+            "raw_map": os.path.abspath(raw_path) if raw_path else None,
+            "raw_map_grid": [int(raw.shape[1]), int(raw.shape[0])] if raw_path else None,
+            "raw_map_to_page": [W / float(raw.shape[1]), H / float(raw.shape[0])] if raw_path else None,
+            "raw_max": float(ex.page_raw.max()),
+        }
+        explanations.append(item)
+        if vdl is not None:
+            if panel is not None:
+                vdl.image(f"{vdl_prefix}/det/{method}/{key}", panel)
+            if ex.energy_in_box is not None:
+                step = ex.target["box_id"] if ex.target["kind"] == "box" else 0
+                vdl.scalar(f"{vdl_prefix}/det/{method}/energy_in_box" + ("" if ex.target["kind"] == "box" else f"_{key}"),
+                           ex.energy_in_box, step=step)
+    report = {
+        "image": os.path.abspath(image_path),
+        "size": [int(W), int(H)],
+        "input_size": [int(page.input_hw[1]), int(page.input_hw[0])],
+        "model": model_info,
+        "boxes": [{"id": b.id, "polygon": [[round(x, 2), round(y, 2)] for x, y in b.polygon], "score": b.score,
+                   "text": b.text, "text_score": b.text_score} for b in boxes],
+        "page_overlay": os.path.abspath(page_path),
+        "explanations": explanations,
+    }
+    save_json(os.path.join(out_dir, "report.json"), report)
+    return report
