@@ -122,9 +122,12 @@ class TextRecognizer:
 
     def __init__(self, model_dir: Optional[str] = None, char_dict_path: Optional[str] = None,
                  image_shape: Sequence[int] = (3, 48, 320), batch_size: int = 6, use_space_char: bool = True,
-                 threads: int = 1):
+                 threads: int = 1, device: Optional[str] = None):
+        import paddle
+
         self.model_dir = model_dir or bundled_model_dir(BUNDLED_REC)
-        self.predictor = StaticPredictor(self.model_dir, threads=threads)
+        device = device or paddle.device.get_device()
+        self.predictor = StaticPredictor(self.model_dir, threads=threads, device=device)
         self.image_shape = tuple(int(v) for v in image_shape)
         self.batch_size = max(1, int(batch_size))
         self.decoder = CTCDecoder(read_char_dict(char_dict_path or bundled_char_dict_path()), use_space_char)
