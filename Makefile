@@ -36,9 +36,12 @@ $(STAMP): setup.py Makefile
 	@$(BIN)/python -c "import paddle_cam, cv2, paddle; print('cv2', cv2.__version__, '| paddle', paddle.__version__)"
 	@touch $(STAMP)
 
+DEMO_IMG ?= demo_docs/invoices/invoice_0100.jpg
+
 demo: install
-	$(BIN)/python tools/explain_cls.py --img demo_docs/lines --output $(OUT)
-	@echo "outputs: $(abspath $(OUT))/<image>/{overlay.png,report.json,raw_map.npy}"
+	$(BIN)/python tools/explain_ocr.py --img $(DEMO_IMG) --output $(OUT) --vdl_dir $(OUT)/vdl
+	@echo "outputs: $(abspath $(OUT))/$(basename $(notdir $(DEMO_IMG)))/{page.png,panels/,raw/,report.json}"
+	@echo "VisualDL: $(BIN)/visualdl --logdir $(abspath $(OUT))/vdl --host 127.0.0.1 --port 8040"
 
 test: install
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS) tests

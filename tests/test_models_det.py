@@ -142,3 +142,14 @@ def test_bad_detector_folders(tmp_path, bundled):
     shutil.copy(cls_dir + "/inference.pdiparams", bad / "inference.pdiparams")
     with pytest.raises(ModelLoadError, match="different exports"):
         load_detector(str(bad))
+
+
+def test_parity_tool_on_a_demo_invoice(root):
+    import subprocess
+    import sys
+
+    p = subprocess.run([sys.executable, f"{root}/tools/parity_check.py", "--img",
+                        f"{root}/demo_docs/invoices/invoice_0100.jpg"], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    last = p.stdout.strip().splitlines()[-1]
+    assert last.startswith("max_abs_diff=") and float(last.split("=")[1]) <= 1e-4, p.stdout

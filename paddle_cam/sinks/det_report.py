@@ -68,7 +68,7 @@ def write_page(out_dir: str, image_path: str, page, model_info: Dict, method: st
 
     H, W = page.image.shape[:2]
     boxes = page.boxes
-    labels = [f"{b.id} {b.text or ''}".strip() for b in boxes]
+    labels = [str(b.id) for b in boxes]  # texts live in the report and panels; on the page they hide the heat
     page_rgb = page.image[:, :, ::-1]
     all_text = next((e for e in page.explanations if e.target["kind"] == "all_text"), None)
     base = overlay(page.image, all_text.page_norm, alpha) if all_text is not None else page_rgb.copy()
