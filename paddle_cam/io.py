@@ -139,3 +139,60 @@ def save_png(path: str, rgb: np.ndarray) -> str:
     buf = io.BytesIO()
     Image.fromarray(np.asarray(rgb, dtype=np.uint8)).save(buf, format="PNG")
     return atomic_write_bytes(path, buf.getvalue())
+
+
+DOC_EXTS = IMAGE_EXTS + (".pdf",)
+
+
+def list_documents(path: str) -> List[str]:
+    """One file, or the images and PDFs of a folder (sorted, non-recursive)."""
+    if os.path.isdir(path):
+        files = sorted(os.path.join(path, f) for f in os.listdir(path) if f.lower().endswith(DOC_EXTS))
+        if not files:
+            raise InputError(f"no images or PDFs in folder {path}")
+        return files
+    if not os.path.exists(path):
+        raise InputError(f"input not found: {path}; pass an image, a PDF or a folder of them")
+    return [path]
+
+
+def read_pdf_pages(path: str, dpi: int = 200, max_pixels: int = DEFAULT_MAX_PIXELS) -> List[np.ndarray]:
+    """Every page of a PDF rendered to BGR uint8 at ``dpi``; one-line ``InputError`` otherwise."""
+    import pypdfium2 as pdfium
+
+    if not os.path.isfile(path) or os.path.getsize(path) == 0:
+        raise InputError(f"PDF is missing or empty: {path}")
+    try:
+        doc = pdfium.PdfDocument(path)
+    except pdfium.PdfiumError as e:
+        msg = str(e).lower()
+        if "password" in msg:
+            raise InputError(f"PDF is password-protected: {path}; export an unprotected copy") from None
+        raise InputError(f"PDF is corrupt or not a PDF: {path} ({e}); re-export it") from None
+    try:
+        if len(doc) == 0:
+            raise InputError(f"PDF has no pages: {path}")
+        pages = []
+        for i in range(len(doc)):
+            page = doc[i]
+            w, h = page.get_size()
+            scale = dpi / 72.0
+            if w * h * scale * scale > max_pixels:
+                scale = (max_pixels / float(w * h)) ** 0.5
+            rgb = page.render(scale=scale).to_numpy()
+            if rgb.ndim == 3 and rgb.shape[2] == 4:
+                rgb = rgb[:, :, :3]
+            # pdfium renders BGR(A) by default: keep it as OpenCV-style BGR
+            pages.append(np.ascontiguousarray(rgb))
+        return pages
+    finally:
+        doc.close()
+
+
+def read_document(path: str, dpi: int = 200, max_pixels: int = DEFAULT_MAX_PIXELS) -> List[tuple]:
+    """``[(page name, BGR page)]``: one page for an image, every page for a PDF."""
+    stem = os.path.splitext(os.path.basename(path))[0]
+    if path.lower().endswith(".pdf"):
+        pages = read_pdf_pages(path, dpi, max_pixels)
+        return [(stem if len(pages) == 1 else f"{stem}_p{i + 1}", p) for i, p in enumerate(pages)]
+    return [(stem, read_image(path, max_pixels))]

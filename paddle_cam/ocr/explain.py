@@ -124,6 +124,22 @@ class OCRExplainer:
                 b.text, b.text_score = text, float(score)
         return batch, info, prob, boxes
 
+    def explain_targets(self, batch: np.ndarray, targets: Sequence) -> List[CAMResult]:
+        """CAMs of many targets on one page; box-like targets at the neck take the exact crop path."""
+        from . import neck_crop
+
+        cam = self.method(self.detector.model, self.layers, **self.method_kwargs)
+        fast = [i for i, t in enumerate(targets) if neck_crop.supports(self.detector, cam, self.layers, [t])]
+        slow = [i for i in range(len(targets)) if i not in set(fast)]
+        out: List[Optional[CAMResult]] = [None] * len(targets)
+        if fast:
+            for i, r in zip(fast, neck_crop.explain_at_neck(self.detector, cam, batch, [targets[i] for i in fast])):
+                out[i] = r
+        if slow:
+            for i, r in zip(slow, cam.explain_targets(batch, [targets[i] for i in slow])):
+                out[i] = r
+        return out
+
     def to_input(self, polygon, image_hw, input_hw) -> np.ndarray:
         sy, sx = input_hw[0] / float(image_hw[0]), input_hw[1] / float(image_hw[1])
         return np.asarray(polygon, np.float64) * [sx, sy]
@@ -150,8 +166,7 @@ class OCRExplainer:
             jobs.append(({"kind": "all_text"}, AllTextTarget(float(getattr(self.post, "thresh", 0.3))), None))
         if not jobs:
             return result
-        cam = self.method(self.detector.model, self.layers, **self.method_kwargs)
-        results = cam.explain_targets(batch, [t for _, t, _ in jobs])
+        results = self.explain_targets(batch, [t for _, t, _ in jobs])
         polys = [b.polygon for b in boxes]
         ids = [b.id for b in boxes]
         for (desc, _, poly), res in zip(jobs, results):
