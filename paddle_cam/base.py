@@ -156,10 +156,11 @@ class BaseCAM:
             cam = np.maximum(cam, 0).astype(np.float32)
             layer_maps[name] = cam
             per_layer_raw[name] = resize_maps(cam, (h, w))
-        raw = np.mean([per_layer_raw[k] for k in names], axis=0).astype(np.float32)
         if len(names) == 1:
+            raw = per_layer_raw[names[0]]  # the same array: one layer needs no second copy
             normalized = normalize_maps(raw)
         else:
+            raw = np.mean([per_layer_raw[k] for k in names], axis=0).astype(np.float32)
             normalized = normalize_maps(np.mean([normalize_maps(per_layer_raw[k]) for k in names], axis=0))
         return CAMResult(raw=raw, normalized=normalized, per_layer_raw=per_layer_raw,
                          layer_maps=layer_maps, scores=scores, targets=list(targets),

@@ -15,7 +15,7 @@ from ..base import CAMResult, normalize_maps, resize_maps
 from ..errors import InputError
 from ..methods import get_method
 from ..models.det import DEFAULT_LAYERS, SERVER_LAYERS, Detector
-from .regions import energy_in_box, region_shares
+from .regions import BoxLabels, energy_in_box
 from .targets import AllTextTarget, DBBoxTarget, MissedLineTarget, RegionTarget
 
 LAYER_ALIASES = {"scales": ["stage3", "stage4", "stage5", "neck"]}
@@ -32,12 +32,31 @@ class Box:
 
 @dataclass
 class Explanation:
+    """One target's explanation, kept small: per-layer maps on their own grids (page-size maps
+    are made on demand, so a page with hundreds of boxes stays within memory)."""
+
     target: Dict[str, object]      # kind + box id / region name, and its score
-    cam: CAMResult                 # maps on the model-input grid
-    page_raw: np.ndarray           # (H, W) raw map on the page
-    page_norm: np.ndarray          # (H, W) in [0, 1]
+    method: str
+    layers: List[str]
+    layer_maps: Dict[str, np.ndarray]   # (h, w) raw, ReLU'd, per layer
+    input_hw: tuple
     energy_in_box: Optional[float]
     regions: Dict[str, object]
+
+    def input_raw(self) -> np.ndarray:
+        """(H_in, W_in) raw map on the model input, as ``CAMResult.raw``."""
+        return np.mean([resize_maps(m[None], self.input_hw)[0] for m in self.layer_maps.values()], axis=0)
+
+    def page_raw(self, page_hw) -> np.ndarray:
+        """(H, W) raw map on the page."""
+        return np.maximum(resize_maps(self.input_raw()[None], page_hw)[0], 0)
+
+    def page_norm(self, page_hw) -> np.ndarray:
+        """(H, W) map in [0, 1] on the page (per-layer normalised first when layers are fused)."""
+        if len(self.layer_maps) == 1:
+            return normalize_maps(self.page_raw(page_hw)[None])[0]
+        per = [normalize_maps(resize_maps(m[None], self.input_hw))[0] for m in self.layer_maps.values()]
+        return normalize_maps(resize_maps(np.mean(per, axis=0)[None], page_hw))[0]
 
 
 @dataclass
@@ -111,6 +130,7 @@ class OCRExplainer:
         self.layers = resolve_layers(detector, layers)
         self.method_kwargs = dict(method_kwargs or {})
         self.method_kwargs.setdefault("gradient_support", gradient_support)
+        self.chunk = 16
 
     def detect(self, image_bgr: np.ndarray):
         """(input batch, preprocess info, shrink map on the input grid, boxes on the page)."""
@@ -166,23 +186,23 @@ class OCRExplainer:
             jobs.append(({"kind": "all_text"}, AllTextTarget(float(getattr(self.post, "thresh", 0.3))), None))
         if not jobs:
             return result
-        results = self.explain_targets(batch, [t for _, t, _ in jobs])
-        polys = [b.polygon for b in boxes]
-        ids = [b.id for b in boxes]
-        for (desc, _, poly), res in zip(jobs, results):
-            page_raw = np.maximum(resize_maps(res.raw, (H, W))[0], 0)
-            desc = dict(desc, score=float(res.scores[0]))
-            result.explanations.append(Explanation(
-                target=desc, cam=res, page_raw=page_raw, page_norm=normalize_maps(page_raw[None])[0],
-                energy_in_box=energy_in_box(page_raw, poly) if poly is not None else None,
-                regions=region_shares(page_raw, polys, ids)))
+        labels = BoxLabels([b.polygon for b in boxes], (H, W), [b.id for b in boxes])
+        for start in range(0, len(jobs), self.chunk):  # bounded memory: CAMs of a chunk at a time
+            part = jobs[start:start + self.chunk]
+            for (desc, _, poly), res in zip(part, self.explain_targets(batch, [t for _, t, _ in part])):
+                ex = Explanation(dict(desc, score=float(res.scores[0])), res.method, res.layers,
+                                 {k: v[0] for k, v in res.layer_maps.items()}, hw_in, None, {})
+                page_raw = ex.page_raw((H, W))
+                ex.energy_in_box = energy_in_box(page_raw, poly) if poly is not None else None
+                ex.regions = labels.shares(page_raw)
+                result.explanations.append(ex)
         return result
 
 
-def compact_raw(res: CAMResult) -> np.ndarray:
-    """The raw map on the finest hooked layer's grid (exact for one layer; a mean of bilinear
+def compact_raw(ex: Explanation) -> np.ndarray:
+    """The raw map on the finest explained layer's grid (exact for one layer; a mean of bilinear
     resizes for several) - small enough to keep one per box."""
-    maps = [m[0] for m in res.layer_maps.values()]
+    maps = list(ex.layer_maps.values())
     finest = max((m.shape for m in maps), key=lambda s: s[0] * s[1])
     if len(maps) == 1:
         return maps[0].astype(np.float32)

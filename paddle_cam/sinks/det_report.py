@@ -43,13 +43,13 @@ def crop_box(poly, image_hw, context: float = 1.5, min_pad: int = 16):
     return (max(0, int(x0) - pad), max(0, int(y0) - pad), min(W, int(np.ceil(x1)) + pad), min(H, int(np.ceil(y1)) + pad))
 
 
-def explanation_panel(image_bgr: np.ndarray, ex, poly, title: str, alpha: float = 0.45) -> np.ndarray:
+def explanation_panel(image_bgr: np.ndarray, page_norm: np.ndarray, poly, title: str, alpha: float = 0.45) -> np.ndarray:
     """Crop of the page around ``poly``: the page and the heatmap side by side, captioned."""
     x0, y0, x1, y1 = crop_box(poly, image_bgr.shape[:2]) if poly is not None else (0, 0, image_bgr.shape[1], image_bgr.shape[0])
     crop = image_bgr[y0:y1, x0:x1]
     local = [[p[0] - x0, p[1] - y0] for p in poly] if poly is not None else None
     left = crop[:, :, ::-1].copy()
-    right = overlay(crop, ex.page_norm[y0:y1, x0:x1], alpha)
+    right = overlay(crop, page_norm[y0:y1, x0:x1], alpha)
     if local is not None:
         left = draw_polygons(left, [local])
         right = draw_polygons(right, [local], color=(255, 255, 255), width=1)
@@ -71,7 +71,7 @@ def write_page(out_dir: str, image_path: str, page, model_info: Dict, method: st
     labels = [str(b.id) for b in boxes]  # texts live in the report and panels; on the page they hide the heat
     page_rgb = page.image[:, :, ::-1]
     all_text = next((e for e in page.explanations if e.target["kind"] == "all_text"), None)
-    base = overlay(page.image, all_text.page_norm, alpha) if all_text is not None else page_rgb.copy()
+    base = overlay(page.image, all_text.page_norm((H, W)), alpha) if all_text is not None else page_rgb.copy()
     page_png = draw_polygons(base, [b.polygon for b in boxes], labels)
     page_path = save_png(os.path.join(out_dir, "page.png"), page_png)
     if vdl is not None:
@@ -95,12 +95,9 @@ def write_page(out_dir: str, image_path: str, page, model_info: Dict, method: st
             title = f"{key} · energy_in_box {ex.energy_in_box:.2f}"
         else:
             title = f"all text · {method}"
-        panel = explanation_panel(page.image, ex, poly, title, alpha) if poly is not None else None
+        panel = explanation_panel(page.image, ex.page_norm((H, W)), poly, title, alpha) if poly is not None else None
         panel_path = save_png(os.path.join(out_dir, "panels", f"{key}.png"), panel) if panel is not None else page_path
-        if raw_maps == "page":
-            raw = ex.page_raw.astype(np.float32)
-        else:
-            raw = compact_raw(ex.cam)
+        raw = ex.page_raw((H, W)).astype(np.float32) if raw_maps == "page" else compact_raw(ex)
         raw_path = save_npy(os.path.join(out_dir, "raw", f"{key}.npy"), raw) if raw_maps != "none" else None
         item = {
             "target": ex.target, "method": method, "layers": layers,
@@ -110,7 +107,7 @@ def write_page(out_dir: str, image_path: str, page, model_info: Dict, method: st
             "raw_map": os.path.abspath(raw_path) if raw_path else None,
             "raw_map_grid": [int(raw.shape[1]), int(raw.shape[0])] if raw_path else None,
             "raw_map_to_page": [W / float(raw.shape[1]), H / float(raw.shape[0])] if raw_path else None,
-            "raw_max": float(ex.page_raw.max()),
+            "raw_max": float(max(m.max() for m in ex.layer_maps.values())),
         }
         explanations.append(item)
         if vdl is not None:
