@@ -6,7 +6,7 @@ that are not a weighted channel sum, how a layer map is formed (``get_cam_image`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Union
 
 import cv2
 import numpy as np
@@ -184,19 +184,24 @@ class BaseCAM:
         Exact, and much cheaper than a call per target, which repeats the forward each time.
         Methods without gradients fall back to one call per target.
         """
+        return list(self.iter_targets(input_tensor, targets))
+
+    def iter_targets(self, input_tensor: ArrayLike, targets: Sequence[Callable]) -> Iterator[CAMResult]:
+        """``explain_targets`` as a generator: results can be consumed (and freed) one by one."""
         x = to_tensor(input_tensor)
         if x.shape[0] != 1:
             raise ValueError("explain_targets takes one image; loop over the batch for more")
         targets = list(targets)
         if not targets:
-            return []
+            return
         if not self.uses_gradients:
-            return [self(x, [t]) for t in targets]
+            for t in targets:
+                yield self(x, [t])
+            return
         for t in targets:
             check_targets([t], 1)
         was_training = self.model.training
         self.model.eval()
-        results = []
         try:
             with LayerHooks(self.model, self.target_layers) as hooks:
                 xg = x.detach()
@@ -208,9 +213,7 @@ class BaseCAM:
                     score = score_of(t, item)
                     g = hooks.gradients(score, retain_graph=i < len(targets) - 1)
                     grads = {k: self._as_nchw(v) for k, v in g.items()}
-                    results.append(self._result(hooks.names, acts, grads, x, [t],
-                                                np.array([float(score)], np.float32)))
+                    yield self._result(hooks.names, acts, grads, x, [t], np.array([float(score)], np.float32))
         finally:
             if was_training:
                 self.model.train()
-        return results

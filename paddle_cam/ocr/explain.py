@@ -6,7 +6,7 @@ model-input grid and are mapped back to page pixels for metrics and overlays.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -130,7 +130,6 @@ class OCRExplainer:
         self.layers = resolve_layers(detector, layers)
         self.method_kwargs = dict(method_kwargs or {})
         self.method_kwargs.setdefault("gradient_support", gradient_support)
-        self.chunk = 16
 
     def detect(self, image_bgr: np.ndarray):
         """(input batch, preprocess info, shrink map on the input grid, boxes on the page)."""
@@ -144,21 +143,17 @@ class OCRExplainer:
                 b.text, b.text_score = text, float(score)
         return batch, info, prob, boxes
 
-    def explain_targets(self, batch: np.ndarray, targets: Sequence) -> List[CAMResult]:
-        """CAMs of many targets on one page; box-like targets at the neck take the exact crop path."""
+    def iter_targets(self, batch: np.ndarray, targets: Sequence) -> Iterator[CAMResult]:
+        """CAMs of many targets on one page, in order, one at a time; box-like targets at the neck
+        take the exact crop path (one neck pass for all), the others share one full forward."""
         from . import neck_crop
 
         cam = self.method(self.detector.model, self.layers, **self.method_kwargs)
-        fast = [i for i, t in enumerate(targets) if neck_crop.supports(self.detector, cam, self.layers, [t])]
-        slow = [i for i in range(len(targets)) if i not in set(fast)]
-        out: List[Optional[CAMResult]] = [None] * len(targets)
-        if fast:
-            for i, r in zip(fast, neck_crop.explain_at_neck(self.detector, cam, batch, [targets[i] for i in fast])):
-                out[i] = r
-        if slow:
-            for i, r in zip(slow, cam.explain_targets(batch, [targets[i] for i in slow])):
-                out[i] = r
-        return out
+        fast = [neck_crop.supports(self.detector, cam, self.layers, [t]) for t in targets]
+        quick = neck_crop.iter_at_neck(self.detector, cam, batch, [t for t, f in zip(targets, fast) if f])
+        other = cam.iter_targets(batch, [t for t, f in zip(targets, fast) if not f])
+        for f in fast:
+            yield next(quick) if f else next(other)
 
     def to_input(self, polygon, image_hw, input_hw) -> np.ndarray:
         sy, sx = input_hw[0] / float(image_hw[0]), input_hw[1] / float(image_hw[1])
@@ -186,16 +181,16 @@ class OCRExplainer:
             jobs.append(({"kind": "all_text"}, AllTextTarget(float(getattr(self.post, "thresh", 0.3))), None))
         if not jobs:
             return result
-        labels = BoxLabels([b.polygon for b in boxes], (H, W), [b.id for b in boxes])
-        for start in range(0, len(jobs), self.chunk):  # bounded memory: CAMs of a chunk at a time
-            part = jobs[start:start + self.chunk]
-            for (desc, _, poly), res in zip(part, self.explain_targets(batch, [t for _, t, _ in part])):
-                ex = Explanation(dict(desc, score=float(res.scores[0])), res.method, res.layers,
-                                 {k: v[0] for k, v in res.layer_maps.items()}, hw_in, None, {})
-                page_raw = ex.page_raw((H, W))
-                ex.energy_in_box = energy_in_box(page_raw, poly) if poly is not None else None
-                ex.regions = labels.shares(page_raw)
-                result.explanations.append(ex)
+        # Shares and energies are ratios of areas: measured on the model-input grid where the maps
+        # are made, not on the page, which only adds interpolated pixels (and costs 10x on A4 scans).
+        labels = BoxLabels([self.to_input(b.polygon, (H, W), hw_in) for b in boxes], hw_in, [b.id for b in boxes])
+        for (desc, _, poly), res in zip(jobs, self.iter_targets(batch, [t for _, t, _ in jobs])):
+            ex = Explanation(dict(desc, score=float(res.scores[0])), res.method, res.layers,
+                             {k: v[0] for k, v in res.layer_maps.items()}, hw_in, None, {})
+            raw = res.raw[0]
+            ex.energy_in_box = energy_in_box(raw, self.to_input(poly, (H, W), hw_in)) if poly is not None else None
+            ex.regions = labels.shares(raw)
+            result.explanations.append(ex)
         return result
 
 

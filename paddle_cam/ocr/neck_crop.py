@@ -8,7 +8,7 @@ those of the full model (zero outside the crop), and the CAM is formed by the me
 """
 from __future__ import annotations
 
-from typing import List, Sequence
+from typing import Iterator, List, Sequence
 
 import numpy as np
 import paddle
@@ -29,6 +29,11 @@ def supports(detector, method: BaseCAM, layers: Sequence[str], targets: Sequence
 
 def explain_at_neck(detector, method: BaseCAM, batch, targets: Sequence[MaskedMeanTarget]) -> List[CAMResult]:
     """One CAMResult per target, equal to ``method.explain_targets(batch, targets)`` at the neck."""
+    return list(iter_at_neck(detector, method, batch, targets))
+
+
+def iter_at_neck(detector, method: BaseCAM, batch, targets: Sequence[MaskedMeanTarget]) -> Iterator[CAMResult]:
+    """``explain_at_neck`` as a generator (the neck is computed once for all targets)."""
     model = detector.model
     x = to_tensor(batch)
     if x.shape[0] != 1:
@@ -40,7 +45,6 @@ def explain_at_neck(detector, method: BaseCAM, batch, targets: Sequence[MaskedMe
             neck = model.model(x)
         acts = neck.numpy().astype(np.float32)
         _, c, h4, w4 = acts.shape
-        results = []
         for t in targets:
             ys, xs = np.nonzero(t.mask)
             r0 = max(0, int(ys.min()) // STRIDE - MARGIN)
@@ -56,9 +60,7 @@ def explain_at_neck(detector, method: BaseCAM, batch, targets: Sequence[MaskedMe
             (g,) = paddle.grad([score], [crop])
             grads = np.zeros_like(acts)
             grads[:, :, r0:r1, c0:c1] = g.numpy()
-            results.append(method._result([NECK], {NECK: acts}, {NECK: grads}, x, [t],
-                                          np.array([float(score)], np.float32)))
-        return results
+            yield method._result([NECK], {NECK: acts}, {NECK: grads}, x, [t], np.array([float(score)], np.float32))
     finally:
         if was_training:
             model.train()
