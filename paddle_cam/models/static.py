@@ -10,14 +10,18 @@ from .paddle_format import find_model_files
 class StaticPredictor:
     """Paddle Inference on an inference folder: the reference for parity checks."""
 
-    def __init__(self, model_dir: str, ir_optim: bool = False, threads: int = 1, device: str = "cpu"):
+    def __init__(self, model_dir: str, ir_optim: bool = False, threads: int = 1, device: str = "cpu",
+                 mkldnn: bool = False):
         prog, params = find_model_files(model_dir)
         cfg = paddle.inference.Config(prog, params)
         if device.startswith("gpu"):
             cfg.enable_use_gpu(256, int(device.split(":")[1]) if ":" in device else 0)
         else:
             cfg.disable_gpu()
-        cfg.disable_mkldnn()  # oneDNN breaks PP-OCR det on CPU (nearest_interp scale attribute)
+        if mkldnn and not device.startswith("gpu"):
+            cfg.enable_mkldnn()
+        else:
+            cfg.disable_mkldnn()  # oneDNN breaks PP-OCR det on CPU (nearest_interp scale attribute)
         cfg.switch_ir_optim(ir_optim)  # off: the same kernels as dygraph, bit-comparable outputs
         cfg.set_cpu_math_library_num_threads(threads)
         cfg.disable_glog_info()
