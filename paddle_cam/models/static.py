@@ -11,7 +11,7 @@ class StaticPredictor:
     """Paddle Inference on an inference folder: the reference for parity checks."""
 
     def __init__(self, model_dir: str, ir_optim: bool = False, threads: int = 1, device: str = "cpu",
-                 mkldnn: bool = False):
+                 mkldnn: bool = False, shrink: bool = False):
         prog, params = find_model_files(model_dir)
         cfg = paddle.inference.Config(prog, params)
         if device.startswith("gpu"):
@@ -26,6 +26,7 @@ class StaticPredictor:
         cfg.set_cpu_math_library_num_threads(threads)
         cfg.disable_glog_info()
         self.predictor = paddle.inference.create_predictor(cfg)
+        self.shrink = shrink
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         name = self.predictor.get_input_names()[0]
@@ -33,4 +34,7 @@ class StaticPredictor:
         h.reshape(batch.shape)
         h.copy_from_cpu(np.ascontiguousarray(batch, dtype=np.float32))
         self.predictor.run()
-        return self.predictor.get_output_handle(self.predictor.get_output_names()[0]).copy_to_cpu()
+        out = self.predictor.get_output_handle(self.predictor.get_output_names()[0]).copy_to_cpu()
+        if self.shrink:
+            self.predictor.try_shrink_memory()  # variable-size inputs otherwise keep every peak buffer
+        return out

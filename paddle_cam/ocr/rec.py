@@ -122,7 +122,8 @@ class TextRecognizer:
 
     def __init__(self, model_dir: Optional[str] = None, char_dict_path: Optional[str] = None,
                  image_shape: Sequence[int] = (3, 48, 320), batch_size: int = 6, use_space_char: bool = True,
-                 threads: Optional[int] = None, device: Optional[str] = None, fast: bool = True):
+                 threads: Optional[int] = None, device: Optional[str] = None, fast: bool = True,
+                 width_budget: Optional[int] = None):
         import os
 
         import paddle
@@ -132,9 +133,11 @@ class TextRecognizer:
         threads = threads or min(4, os.cpu_count() or 1)
         # Reading is not what is explained, so it may run as deployed: IR passes + oneDNN are ~3x
         # faster on CPU with the same texts (scores within 1e-5); fast=False keeps plain kernels.
-        self.predictor = StaticPredictor(self.model_dir, ir_optim=fast, threads=threads, device=device, mkldnn=fast)
+        self.predictor = StaticPredictor(self.model_dir, ir_optim=fast, threads=threads, device=device, mkldnn=fast,
+                                         shrink=True)
         self.image_shape = tuple(int(v) for v in image_shape)
         self.batch_size = max(1, int(batch_size))
+        self.width_budget = float(width_budget or self.batch_size * 640)
         self.decoder = CTCDecoder(read_char_dict(char_dict_path or bundled_char_dict_path()), use_space_char)
 
     def recognize_crops(self, crops: Sequence[np.ndarray]) -> List[Tuple[str, float]]:
@@ -144,8 +147,7 @@ class TextRecognizer:
         valid = [i for i, c in enumerate(crops) if c.shape[0] > 0 and c.shape[1] > 0]
         order = sorted(valid, key=lambda i: crops[i].shape[1] / float(crops[i].shape[0]))
         base_ratio = self.image_shape[2] / self.image_shape[1]
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start:start + self.batch_size]
+        for chunk in self._batches(order, crops, base_ratio):
             xs = []
             for i in chunk:
                 h, w = crops[i].shape[:2]
@@ -155,6 +157,23 @@ class TextRecognizer:
             for i, res in zip(chunk, self.decoder(self.predictor(batch))):
                 results[i] = res
         return results
+
+    def _batches(self, order: List[int], crops, base_ratio: float) -> List[List[int]]:
+        """Width-sorted batches of at most ``batch_size`` lines and ``width_budget`` padded pixels:
+        SVTR's memory grows with batch x width (6 lines of 1280 px take 3.4 GB), so long lines
+        (addresses, 密码区) go in smaller batches."""
+        batches: List[List[int]] = []
+        cur: List[int] = []
+        for i in order:
+            h, w = crops[i].shape[:2]
+            width = self.image_shape[1] * max(base_ratio, w / float(h))
+            if cur and (len(cur) >= self.batch_size or (len(cur) + 1) * width > self.width_budget):
+                batches.append(cur)
+                cur = []
+            cur.append(i)
+        if cur:
+            batches.append(cur)
+        return batches
 
     def crops(self, image: np.ndarray, polygons: Sequence[Sequence[Sequence[float]]]) -> List[np.ndarray]:
         """PaddleOCR's line crops of ``polygons`` (page pixels) from a BGR page."""
