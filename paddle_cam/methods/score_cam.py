@@ -27,7 +27,8 @@ class ScoreCAM(BaseCAM):
         self.batch_size = int(batch_size)
         self.baseline = baseline
 
-    def channel_masks(self, activations: np.ndarray, size_hw) -> paddle.Tensor:
+    @staticmethod
+    def channel_masks(activations: np.ndarray, size_hw) -> paddle.Tensor:
         """(N, C, H, W) masks in [0, 1]; a constant channel gives an all-zero mask (no NaN)."""
         up = F.interpolate(paddle.to_tensor(activations), size=list(size_hw), mode="bilinear",
                            align_corners=False)

@@ -146,9 +146,18 @@ class OCRExplainer:
     def iter_targets(self, batch: np.ndarray, targets: Sequence) -> Iterator[CAMResult]:
         """CAMs of many targets on one page, in order, one at a time; box-like targets at the neck
         take the exact crop path (one neck pass for all), the others share one full forward."""
+        from ..methods.score_cam import ScoreCAM
+        from ..targets import MaskedMeanTarget
         from . import neck_crop
+        from .box_scorecam import box_score_cam
 
         cam = self.method(self.detector.model, self.layers, **self.method_kwargs)
+        if isinstance(cam, ScoreCAM) and len(self.layers) == 1:
+            # one windowed Score-CAM per box; page-wide targets need the full-page version
+            for t in targets:
+                yield (box_score_cam(self.detector.model, batch, t, self.layers[0], batch_size=cam.batch_size)
+                       if isinstance(t, MaskedMeanTarget) else cam(batch, [t]))
+            return
         fast = [neck_crop.supports(self.detector, cam, self.layers, [t]) for t in targets]
         quick = neck_crop.iter_at_neck(self.detector, cam, batch, [t for t, f in zip(targets, fast) if f])
         other = cam.iter_targets(batch, [t for t, f in zip(targets, fast) if not f])
