@@ -52,7 +52,14 @@ setup(
     },
     entry_points={
         "console_scripts": [
+            "paddle-cam-ocr=paddle_cam.apps.explain_ocr:cli",
             "paddle-cam-cls=paddle_cam.apps.explain_cls:cli",
+            "paddle-cam-parity=paddle_cam.apps.parity_check:cli",
+            "paddle-cam-qa=paddle_cam.apps.qa_invoices:cli",
+            "paddle-cam-train-field=paddle_cam.apps.train_field_cls:cli",
+            "paddle-cam-prune-compare=paddle_cam.apps.prune_compare:cli",
+            "paddle-cam-evaluate=paddle_cam.apps.evaluate_explanations:cli",
+            "paddle-cam-benchmark=paddle_cam.apps.benchmark:cli",
             "paddle-cam-demo-docs=paddle_cam.apps.make_demo_docs:cli",
         ]
     },

@@ -20,6 +20,7 @@ class StaticPredictor:
             cfg.disable_gpu()
         if mkldnn and not device.startswith("gpu"):
             cfg.enable_mkldnn()
+            cfg.set_mkldnn_cache_capacity(4)  # oneDNN keeps kernels per input shape; bound it
         else:
             cfg.disable_mkldnn()  # oneDNN breaks PP-OCR det on CPU (nearest_interp scale attribute)
         cfg.switch_ir_optim(ir_optim)  # off: the same kernels as dygraph, bit-comparable outputs

@@ -137,7 +137,7 @@ class TextRecognizer:
                                          shrink=True)
         self.image_shape = tuple(int(v) for v in image_shape)
         self.batch_size = max(1, int(batch_size))
-        self.width_budget = float(width_budget or self.batch_size * 640)
+        self.width_budget = float(width_budget or 1280)
         self.decoder = CTCDecoder(read_char_dict(char_dict_path or bundled_char_dict_path()), use_space_char)
 
     def recognize_crops(self, crops: Sequence[np.ndarray]) -> List[Tuple[str, float]]:
@@ -152,7 +152,8 @@ class TextRecognizer:
             for i in chunk:
                 h, w = crops[i].shape[:2]
                 xs.append(resize_norm(crops[i], max(base_ratio, w * 1.0 / h), self.image_shape))
-            width = max(x.shape[2] for x in xs)
+            # padded widths in steps of 160 px: few distinct shapes, so oneDNN's per-shape caches stay small
+            width = -(-max(x.shape[2] for x in xs) // 160) * 160
             batch = np.stack([np.pad(x, ((0, 0), (0, 0), (0, width - x.shape[2]))) for x in xs])
             for i, res in zip(chunk, self.decoder(self.predictor(batch))):
                 results[i] = res
