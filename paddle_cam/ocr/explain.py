@@ -159,7 +159,8 @@ class OCRExplainer:
                        if isinstance(t, MaskedMeanTarget) else cam(batch, [t]))
             return
         fast = [neck_crop.supports(self.detector, cam, self.layers, [t]) for t in targets]
-        quick = neck_crop.iter_at_neck(self.detector, cam, batch, [t for t, f in zip(targets, fast) if f])
+        quick = neck_crop.iter_fast(self.detector, cam, batch, [t for t, f in zip(targets, fast) if f], self.layers[0]) \
+            if any(fast) else iter(())
         other = cam.iter_targets(batch, [t for t, f in zip(targets, fast) if not f])
         for f in fast:
             yield next(quick) if f else next(other)
