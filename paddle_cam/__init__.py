@@ -12,15 +12,16 @@ from .base import BaseCAM, CAMResult, normalize_maps, resize_maps
 from .errors import (FontNotFoundError, HookNotFiredError, InputError, LayerNotFoundError, ModelLoadError,
                      PaddleCamError, TargetError)
 from .hooks import LayerHooks, layer_names, resolve_layer
-from .methods import (METHODS, EigenCAM, GradCAM, GradCAMPlusPlus, HiResCAM, LayerCAM, ScoreCAM, XGradCAM,
-                      get_method)
+from .methods import (METHODS, RISE, EigenCAM, GradCAM, GradCAMPlusPlus, HiResCAM, IntegratedGradients, LayerCAM,
+                      Occlusion, ScoreCAM, SmoothGrad, XGradCAM, get_method)
 from .targets import ClassifierOutputTarget, MaskedMeanTarget
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BaseCAM", "CAMResult", "normalize_maps", "resize_maps", "LayerHooks", "layer_names", "resolve_layer",
-    "GradCAM", "GradCAMPlusPlus", "XGradCAM", "LayerCAM", "HiResCAM", "EigenCAM", "ScoreCAM", "METHODS",
+    "GradCAM", "GradCAMPlusPlus", "XGradCAM", "LayerCAM", "HiResCAM", "EigenCAM", "ScoreCAM", "IntegratedGradients",
+    "SmoothGrad", "Occlusion", "RISE", "METHODS",
     "get_method", "ClassifierOutputTarget", "MaskedMeanTarget", "PaddleCamError", "InputError",
     "LayerNotFoundError", "HookNotFiredError", "TargetError", "ModelLoadError", "FontNotFoundError",
 ]

@@ -24,17 +24,18 @@ def page(root):
     return det, ex, img, batch, boxes, targets
 
 
-@pytest.mark.parametrize("method", [GradCAM, LayerCAM])
-def test_neck_crop_path_equals_full_backward(page, method):
+@pytest.mark.parametrize("method,layer", [(GradCAM, "model.neck"), (LayerCAM, "model.neck"),
+                                          (GradCAM, "model.backbone.encoder.blocks.4")])
+def test_crop_paths_equal_full_backward(page, method, layer):
     det, _, _, batch, _, targets = page
-    cam = method(det.model, ["model.neck"], gradient_support=True)
-    assert neck_crop.supports(det, cam, ["model.neck"], targets)
+    cam = method(det.model, [layer], gradient_support=True)
+    assert neck_crop.supports(det, cam, [layer], targets)
     full = cam.explain_targets(batch, targets)
-    fast = neck_crop.explain_at_neck(det, cam, batch, targets)
+    fast = list(neck_crop.iter_fast(det, cam, batch, targets, layer))
     for a, b in zip(full, fast):
         np.testing.assert_allclose(b.scores, a.scores, rtol=1e-5, atol=1e-7)
         np.testing.assert_allclose(b.raw, a.raw, rtol=1e-4, atol=1e-6 * max(a.raw.max(), 1e-12))
-    assert not neck_crop.supports(det, cam, ["model.neck"], [AllTextTarget()])
+    assert not neck_crop.supports(det, cam, [layer], [AllTextTarget()])
 
 
 def test_gradient_support_confines_gradcam_to_its_box(page):
@@ -50,3 +51,23 @@ def test_gradient_support_confines_gradcam_to_its_box(page):
         page_map = cv2.resize(res.raw[0], (img.shape[1], img.shape[0]))
         energies[support] = energy_in_box(page_map, box.polygon)
     assert energies[False] < 0.3 < 0.9 < energies[True], energies
+
+
+def test_windowed_scorecam_agrees_with_per_channel_scorecam(root):
+    """Box Score-CAM on a window with blank channels scored once ranks pixels like the full version."""
+    from paddle_cam import ScoreCAM
+    from paddle_cam.metrics.similarity import spearman
+    from paddle_cam.ocr.box_scorecam import box_score_cam
+
+    det = load_detector()
+    ex = OCRExplainer(det, DetPreprocess(limit_side_len=320), DBPostProcess(), None)
+    img = read_image(f"{root}/demo_docs/invoices/invoice_0100.jpg")
+    batch, info, prob, boxes = ex.detect(img)
+    hw = batch.shape[2:]
+    b = max(boxes, key=lambda b: b.score)
+    t = DBBoxTarget(ex.to_input(b.polygon, img.shape[:2], hw), hw, b.id)
+    full = ScoreCAM(det.model, ["model.neck"], batch_size=16)(batch, [t])
+    fast = box_score_cam(det.model, batch, t, "model.neck", margin=64)
+    assert fast.raw.shape == full.raw.shape
+    np.testing.assert_allclose(fast.scores, full.scores, rtol=1e-5)
+    assert spearman(full.raw[0], fast.raw[0]) > 0.9

@@ -6,8 +6,13 @@ from .hires_cam import HiResCAM
 from .layer_cam import LayerCAM
 from .score_cam import ScoreCAM
 from .xgrad_cam import XGradCAM
+from .integrated_gradients import IntegratedGradients
+from .occlusion import Occlusion
+from .rise import RISE
+from .smooth_grad import SmoothGrad
 
-METHODS = {cls.name: cls for cls in (GradCAM, GradCAMPlusPlus, XGradCAM, LayerCAM, HiResCAM, EigenCAM, ScoreCAM)}
+METHODS = {cls.name: cls for cls in (GradCAM, GradCAMPlusPlus, XGradCAM, LayerCAM, HiResCAM, EigenCAM, ScoreCAM,
+                                     IntegratedGradients, SmoothGrad, Occlusion, RISE)}
 
 
 def get_method(name: str):
@@ -21,4 +26,4 @@ def get_method(name: str):
 
 
 __all__ = ["GradCAM", "GradCAMPlusPlus", "XGradCAM", "LayerCAM", "HiResCAM", "EigenCAM", "ScoreCAM",
-           "METHODS", "get_method"]
+           "IntegratedGradients", "SmoothGrad", "Occlusion", "RISE", "METHODS", "get_method"]
