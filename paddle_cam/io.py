@@ -156,6 +156,16 @@ def list_documents(path: str) -> List[str]:
     return [path]
 
 
+def _empty_page_tree(path: str) -> bool:
+    """A PDF whose page tree says ``/Count 0`` and that has no ``/Type /Page`` object."""
+    import re
+
+    with open(path, "rb") as f:
+        data = f.read(8 << 20)
+    return (data.startswith(b"%PDF") and re.search(rb"/Count\s+0\b", data) is not None
+            and re.search(rb"/Type\s*/Page(?![a-zA-Z])", data) is None)
+
+
 def read_pdf_pages(path: str, dpi: int = 200, max_pixels: int = DEFAULT_MAX_PIXELS) -> List[np.ndarray]:
     """Every page of a PDF rendered to BGR uint8 at ``dpi``; one-line ``InputError`` otherwise."""
     import pypdfium2 as pdfium
@@ -168,6 +178,8 @@ def read_pdf_pages(path: str, dpi: int = 200, max_pixels: int = DEFAULT_MAX_PIXE
         msg = str(e).lower()
         if "password" in msg:
             raise InputError(f"PDF is password-protected: {path}; export an unprotected copy") from None
+        if _empty_page_tree(path):  # PDFium refuses a document with no pages, with a stale error code
+            raise InputError(f"PDF has no pages: {path}") from None
         raise InputError(f"PDF is corrupt or not a PDF: {path} ({e}); re-export it") from None
     try:
         if len(doc) == 0:
