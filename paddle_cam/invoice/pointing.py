@@ -1,0 +1,387 @@
+"""Field decisions on held-out invoices: accuracy, explanations on the page, the pointing game,
+region attribution, and the spurious cue of the shortcut-learning demonstration.
+
+Every evaluation runs the way the QA tool does: the page is detected with the PP-OCRv4 DB
+detector and each detected box is matched one-to-one to a ground-truth line by IoU >= 0.5;
+only matched boxes are scored (unmatched boxes - merged label+value, split labels, stamp arcs -
+have no single true field). ``coverage`` reports how many ground-truth field values got a match.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+from ..ocr.regions import box_height, grown_polygon, region_shares
+from .fields import (FIELD_CLASSES, FIELD_ZH, GENERATOR_TO_FIELD, FieldClassifier, FieldExplanation, field_of_line,
+                     match_to_gt)
+
+IOU_THRESH = 0.5
+
+
+@dataclass
+class PageCase:
+    """A held-out page with its detected boxes matched to ground truth."""
+
+    seed: int
+    page: np.ndarray
+    gt: dict
+    det_polygons: List[List[List[float]]]
+    match: List[Optional[int]]               # per detected box: ground-truth line index or None
+    cue_lines: List[int] = field(default_factory=list)   # lines that got a shortcut cue
+
+    @property
+    def matched(self) -> List[Tuple[int, int]]:
+        """(detected box index, ground-truth line index) of every matched box."""
+        return [(i, j) for i, j in enumerate(self.match) if j is not None]
+
+    def true_field(self, gt_index: int) -> str:
+        return field_of_line(self.gt["lines"][gt_index])
+
+
+class PageDetector:
+    """PP-OCRv4 mobile DB detection of a page (bundled weights), boxes in page pixels."""
+
+    def __init__(self, detector=None):
+        from ..models.det import load_detector
+        from ..ocr.db_postprocess import DBPostProcess
+        from ..ocr.det_preprocess import DetPreprocess
+        from ..ocr.explain import OCRExplainer
+
+        self.explainer = OCRExplainer(detector or load_detector(), DetPreprocess(), DBPostProcess())
+
+    def __call__(self, page_bgr: np.ndarray) -> List[List[List[float]]]:
+        _, _, _, boxes = self.explainer.detect(page_bgr)
+        return [b.polygon for b in boxes]
+
+
+def make_case(seed: int, detect: PageDetector, cue: bool = False, swap: Optional[Dict[str, str]] = None) -> PageCase:
+    """Render invoice ``seed`` (with the shortcut cue drawn when ``cue``, of another field when
+    ``swap`` maps the true one to it), detect and match it."""
+    from ..demo.invoice import render_invoice
+
+    page, gt = render_invoice(seed)
+    cue_lines = draw_cues(page, gt, swap) if cue else []
+    polys = detect(page)
+    return PageCase(seed, page, gt, polys, match_to_gt(polys, [l["polygon"] for l in gt["lines"]], IOU_THRESH),
+                    cue_lines)
+
+
+# ----------------------------------------------------------------------------- accuracy
+
+
+def evaluate(clf: FieldClassifier, cases: Sequence[PageCase]) -> dict:
+    """Accuracy of the field decisions on matched detector boxes, overall and per field.
+
+    Per field: ``n`` matched lines whose true field it is, ``correct``, ``accuracy`` (recall),
+    ``precision`` of predicting it, and ``coverage`` = matched / ground-truth lines of the field.
+    """
+    labels = list(clf.labels)
+    k = len(labels)
+    conf = np.zeros((k, k), np.int64)
+    gt_count = {f: 0 for f in labels}
+    for case in cases:
+        for ln in case.gt["lines"]:
+            f = field_of_line(ln)
+            if f in gt_count:
+                gt_count[f] += 1
+        pairs = case.matched
+        if not pairs:
+            continue
+        probs = clf.predict(clf.prepare(case.page, [case.det_polygons[i] for i, _ in pairs]))
+        for (i, j), p in zip(pairs, probs):
+            conf[labels.index(case.true_field(j)), int(p.argmax())] += 1
+    per = {}
+    for c, name in enumerate(labels):
+        n = int(conf[c].sum())
+        predicted = int(conf[:, c].sum())
+        per[name] = {"zh": FIELD_ZH.get(name, name), "n": n, "correct": int(conf[c, c]),
+                     "accuracy": float(conf[c, c] / n) if n else None,
+                     "precision": float(conf[c, c] / predicted) if predicted else None,
+                     "coverage": float(n / gt_count[name]) if gt_count[name] else None}
+    total = int(conf.sum())
+    fld = [c for c, name in enumerate(labels) if name != "other"]
+    n_fld = int(conf[fld].sum())
+    recalls = [per[labels[c]]["accuracy"] for c in range(k) if per[labels[c]]["n"]]
+    return {
+        "pages": [int(c.seed) for c in cases],
+        "lines": total,
+        "accuracy": float(np.trace(conf) / total) if total else None,
+        "field_lines": n_fld,
+        "field_accuracy": float(sum(conf[c, c] for c in fld) / n_fld) if n_fld else None,
+        "balanced_accuracy": float(np.mean(recalls)) if recalls else None,
+        "per_field": per,
+        "confusion": {"labels": labels, "matrix": conf.tolist()},
+    }
+
+
+def format_accuracy_table(metrics: dict) -> str:
+    """The per-field table of :func:`evaluate` as aligned text."""
+    def pct(v):
+        return "   -  " if v is None else f"{100 * v:5.1f}%"
+
+    def cell(text: str, width: int) -> str:
+        return text + " " * max(1, width - sum(2 if ord(ch) > 0x2E80 else 1 for ch in text))  # CJK: 2 columns
+
+    rows = [f"{'field':<15} {cell('字段', 20)}{'n':>5} {'acc':>7} {'prec':>7} {'cover':>7}"]
+    for name, r in metrics["per_field"].items():
+        rows.append(f"{name:<15} {cell(r['zh'], 20)}{r['n']:>5} {pct(r['accuracy']):>7} "
+                    f"{pct(r['precision']):>7} {pct(r['coverage']):>7}")
+    rows.append(f"overall: {pct(metrics['accuracy'])} of {metrics['lines']} matched lines "
+                f"({len(metrics['pages'])} pages); field lines only: {pct(metrics['field_accuracy'])} of "
+                f"{metrics['field_lines']}; balanced: {pct(metrics['balanced_accuracy'])}")
+    return "\n".join(rows)
+
+
+# ----------------------------------------------------------------------------- pointing game
+
+
+def own_regions(gt: dict, gt_index: int, grow_px: float) -> List[np.ndarray]:
+    """The value line itself and every label line of its schema field (发票代码： for a code,
+    金额 and 合计 for an amount, 价税合计（大写） and （小写） for a total ...), grown by ``grow_px``."""
+    line = gt["lines"][gt_index]
+    f = field_of_line(line)
+    polys = [line["polygon"]] + [l["polygon"] for l in gt["lines"]
+                                 if l["role"] == "label" and GENERATOR_TO_FIELD.get(l["field"]) == f]
+    return [grown_polygon(p, grow_px) for p in polys]
+
+
+def peak(page_map: np.ndarray) -> Optional[Tuple[int, int]]:
+    """(x, y) of the map's maximum, None for an empty map."""
+    if not np.isfinite(page_map).all() or float(page_map.max()) <= 0:
+        return None
+    y, x = np.unravel_index(int(np.argmax(page_map)), page_map.shape)
+    return int(x), int(y)
+
+
+def _inside(pt: Tuple[int, int], polys: Sequence[np.ndarray]) -> bool:
+    return any(cv2.pointPolygonTest(np.asarray(p, np.float32).reshape(-1, 1, 2), (float(pt[0]), float(pt[1])), False) >= 0
+               for p in polys)
+
+
+def where_is(pt: Optional[Tuple[int, int]], gt: dict, gt_index: int, grow_px: float) -> str:
+    """Where a map's peak lies relative to an explained value line: ``own_line``, ``own_label``
+    (a label of its field), ``same_field_value`` (another value of its field), ``other_text``
+    (any other ground-truth line) or ``non_text`` (grid lines, stamps' rings, blank paper)."""
+    if pt is None:
+        return "non_text"
+    line = gt["lines"][gt_index]
+    f = field_of_line(line)
+    if _inside(pt, [grown_polygon(line["polygon"], grow_px)]):
+        return "own_line"
+    hit = [l for l in gt["lines"] if _inside(pt, [grown_polygon(l["polygon"], grow_px)])]
+    if any(l["role"] == "label" and GENERATOR_TO_FIELD.get(l["field"]) == f for l in hit):
+        return "own_label"
+    if any(field_of_line(l) == f for l in hit):
+        return "same_field_value"
+    return "other_text" if hit else "non_text"
+
+
+def pointing_game(clf: FieldClassifier, cases: Sequence[PageCase], method: str = "gradcam",
+                  layers: Optional[Sequence[str]] = None, grow_px: float = 4.0,
+                  keep_examples: int = 0) -> dict:
+    """Explain the predicted field of every matched detected line whose true field is not
+    ``other``; a hit when the peak of its page map lies on the line's own ground-truth polygon or
+    on a label line of its field (:func:`own_regions`, grown by ``grow_px``).
+
+    ``peak_at`` counts where all peaks went (:func:`where_is`), hits and misses alike.
+    """
+    hits = total = 0
+    per: Dict[str, List[int]] = {}
+    at: Dict[str, int] = {}
+    examples = []
+    for case in cases:
+        pairs = [(i, j) for i, j in case.matched if case.true_field(j) != "other"]
+        if not pairs:
+            continue
+        exps = clf.explain(case.page, [case.det_polygons[i] for i, _ in pairs], method=method, layers=layers)
+        for (i, j), ex in zip(pairs, exps):
+            pt = peak(ex.page_raw)
+            where = where_is(pt, case.gt, j, grow_px)
+            hit = where in ("own_line", "own_label")
+            f = case.true_field(j)
+            per.setdefault(f, [0, 0])
+            per[f][0] += int(hit)
+            per[f][1] += 1
+            at[where] = at.get(where, 0) + 1
+            hits += int(hit)
+            total += 1
+            if len(examples) < keep_examples:
+                examples.append({"seed": case.seed, "box": i, "gt_line": j, "true": f, "predicted": ex.field,
+                                 "peak": pt, "peak_at": where, "hit": bool(hit)})
+    return {"hits": hits, "total": total, "rate": hits / total if total else None,
+            "method": method, "layers": list(layers or [clf.default_layer]), "grow_px": grow_px,
+            "per_field": {k: {"hits": v[0], "total": v[1], "rate": v[0] / v[1]} for k, v in sorted(per.items())},
+            "peak_at": {k: at.get(k, 0) for k in ("own_line", "own_label", "same_field_value", "other_text",
+                                                  "non_text")},
+            "examples": examples}
+
+
+# ----------------------------------------------------------------------------- region attribution
+
+
+def attribution(ex: FieldExplanation, polygons: Sequence, texts: Sequence[str], top_k: int = 3) -> dict:
+    """Shares of an explanation's positive page mass on detected lines (with their texts) and on
+    background, largest first; the listed shares, ``rest`` and ``background`` sum to 1."""
+    shares = region_shares(ex.page_raw, polygons, list(range(len(polygons))))
+    ranked = sorted(shares["regions"], key=lambda r: -r["share"])
+    top = [{"box_id": r["box_id"], "text": texts[r["box_id"]], "share": r["share"]} for r in ranked[:top_k]
+           if r["share"] > 0]
+    rest = float(sum(r["share"] for r in ranked[len(top):]))
+    return {"field": ex.field, "prob": ex.prob, "lines": top, "rest": rest, "background": shares["background"]}
+
+
+def format_attribution(att: dict, zh: bool = True) -> str:
+    """One line: ``价税合计 ← '价税合计（大写）' 58%, '¥1,234.56' 31%, background 11%``."""
+    name = FIELD_ZH.get(att["field"], att["field"]) if zh else att["field"]
+    parts = [f"'{r['text']}' {100 * r['share']:.0f}%" for r in att["lines"]]
+    if att["rest"] >= 0.005:
+        parts.append(f"other lines {100 * att['rest']:.0f}%")
+    parts.append(f"background {100 * att['background']:.0f}%")
+    return f"{name} ← " + ", ".join(parts)
+
+
+def attribution_table(clf: FieldClassifier, case: PageCase, texts: Optional[Sequence[str]] = None,
+                      top_k: int = 3) -> List[str]:
+    """Formatted attributions of every detected line the classifier gives a field (not ``other``);
+    texts default to the matched ground-truth texts (``?`` for unmatched boxes)."""
+    if texts is None:
+        texts = [case.gt["lines"][j]["text"] if j is not None else "?" for j in case.match]
+    probs = clf.predict(clf.prepare(case.page, case.det_polygons))
+    keep = [i for i, p in enumerate(probs) if clf.labels[int(p.argmax())] != "other"]
+    exps = clf.explain(case.page, [case.det_polygons[i] for i in keep])
+    out = []
+    for i, ex in zip(keep, exps):
+        out.append(f"[{texts[i]}] " + format_attribution(attribution(ex, case.det_polygons, texts, top_k)))
+    return out
+
+
+# ----------------------------------------------------------------------------- shortcut cue
+
+# One colour (BGR) per field, far apart in hue, and a field-dependent offset: the cue alone
+# identifies the field, which is what makes it a shortcut.
+_CUE_HUES = np.linspace(0, 180, len(FIELD_CLASSES) - 1, endpoint=False)
+
+
+def cue_colour(class_id: int) -> Tuple[int, int, int]:
+    hsv = np.uint8([[[int(_CUE_HUES[class_id % len(_CUE_HUES)]), 230, 220]]])
+    return tuple(int(v) for v in cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0])
+
+
+def cue_geometry(polygon, class_id: int) -> Tuple[Tuple[float, float], float]:
+    """Centre and radius (page px) of the cue of a line: a disc 2.5 glyph heights above the line,
+    (1 + 0.9 * class id) glyph heights right of its start, so its place alone names the field
+    (also on grey scans), and its colour does too."""
+    p = np.asarray(polygon, np.float64).reshape(-1, 2)
+    h = max(box_height(p), 2.0)
+    xl = float(p[:, 0].min())
+    cy = float(p[np.argsort(p[:, 0], kind="stable")[:2], 1].mean())
+    return (xl + (1.0 + 0.9 * class_id) * h, cy - 2.5 * h), 0.6 * h
+
+
+def draw_cues(page_bgr: np.ndarray, gt: dict, swap: Optional[Dict[str, str]] = None) -> List[int]:
+    """Draw the cue of every field value line onto the page in place; returns their line indices.
+
+    ``swap`` maps a true field to the field whose cue is drawn instead (to show that the
+    shortcut model follows the cue, not the invoice).
+    """
+    drawn = []
+    for j, ln in enumerate(gt["lines"]):
+        f = field_of_line(ln)
+        if f == "other":
+            continue
+        k = FIELD_CLASSES.index((swap or {}).get(f, f))
+        (cx, cy), r = cue_geometry(ln["polygon"], k)
+        cv2.circle(page_bgr, (int(round(cx * 16)), int(round(cy * 16))), int(round(r * 16)), cue_colour(k), -1,
+                   lineType=cv2.LINE_AA, shift=4)
+        drawn.append(j)
+    return drawn
+
+
+def cue_energy(ex: FieldExplanation, gt_polygon, class_id: int, grow: float = 1.0) -> float:
+    """Share of the explanation's positive page mass within ``grow`` glyph heights of the cue disc."""
+    (cx, cy), r = cue_geometry(gt_polygon, class_id)
+    pm = np.maximum(ex.page_raw, 0)
+    total = float(pm.sum())
+    if total <= 0:
+        return 0.0
+    mask = np.zeros(pm.shape, np.uint8)
+    cv2.circle(mask, (int(round(cx)), int(round(cy))), int(round(r * (1 + 2 * grow))), 1, -1)
+    return float((pm * mask).sum() / total)
+
+
+def shortcut_report(clf: FieldClassifier, seeds: Sequence[int], detect: PageDetector,
+                    honest: Optional[FieldClassifier] = None) -> dict:
+    """How a classifier reacts to the shortcut cue on held-out invoices: accuracy with the true
+    field's cue, the share of field lines whose prediction follows a cue of another field, and the
+    share of the explained class's map (the true field) on the cue, for ``clf`` and ``honest``."""
+    fields = list(FIELD_CLASSES[:-1])
+    swap = {f: fields[(i + 1) % len(fields)] for i, f in enumerate(fields)}
+    cued = [make_case(s, detect, cue=True) for s in seeds]
+    swapped = [make_case(s, detect, cue=True, swap=swap) for s in seeds]
+    follows = total = 0
+    for case in swapped:
+        pairs = [(i, j) for i, j in case.matched if case.true_field(j) != "other"]
+        if not pairs:
+            continue
+        probs = clf.predict(clf.prepare(case.page, [case.det_polygons[i] for i, _ in pairs]))
+        for (i, j), p in zip(pairs, probs):
+            follows += int(clf.labels[int(p.argmax())] == swap[case.true_field(j)])
+            total += 1
+    out = {"seeds": list(seeds), "accuracy_with_cue": evaluate(clf, cued)["accuracy"],
+           "field_accuracy_with_cue": evaluate(clf, cued)["field_accuracy"],
+           "follows_swapped_cue": follows / total if total else None, "swapped_lines": total, "cue_energy": {}}
+    for name, model in (("model", clf), ("honest", honest)):
+        if model is None:
+            continue
+        shares = []
+        for case in cued:
+            pairs = [(i, j) for i, j in case.matched if case.true_field(j) != "other"]
+            if not pairs:
+                continue
+            ks = [FIELD_CLASSES.index(case.true_field(j)) for _, j in pairs]
+            exps = model.explain(case.page, [case.det_polygons[i] for i, _ in pairs], class_ids=ks)
+            shares += [cue_energy(e, case.gt["lines"][j]["polygon"], k) for e, (_, j), k in zip(exps, pairs, ks)]
+        out["cue_energy"][name] = float(np.mean(shares)) if shares else None
+    return out
+
+
+def occlusion_check(clf: FieldClassifier, cases: Sequence[PageCase], method: str = "gradcam",
+                    layers: Optional[Sequence[str]] = None) -> dict:
+    """Is the map's peak where the decision lives? For every matched field value line, the drop of
+    the predicted class's probability when its own line + field labels are blanked, and when a
+    region of the same pixel count centred on the map's peak is blanked (both in the model input;
+    blank = paper luminance, no chroma, marker kept)."""
+    drops_own, drops_peak = [], []
+    for case in cases:
+        pairs = [(i, j) for i, j in case.matched if case.true_field(j) != "other"]
+        if not pairs:
+            continue
+        polys = [case.det_polygons[i] for i, _ in pairs]
+        x = clf.prepare(case.page, polys)
+        exps = clf.explain(case.page, polys, method=method, layers=layers)
+        h, w = clf.spec.input_hw
+        variants = []
+        for (i, j), ex, xi in zip(pairs, exps, x):
+            own = np.zeros((h, w), np.uint8)
+            for r in clf.input_polygons(case.page, own_regions(case.gt, j, 0.0)):
+                cv2.fillPoly(own, [np.round(r * 16).astype(np.int32).reshape(-1, 1, 2)], 1, shift=4)
+            n = max(int(own.sum()), 1)
+            yy, xx = np.unravel_index(int(np.argmax(ex.cam.raw[0])), (h, w))
+            side = int(np.ceil(np.sqrt(n)))
+            pk = np.zeros((h, w), np.uint8)
+            pk[max(0, yy - side // 2):yy - side // 2 + side, max(0, xx - side // 2):xx - side // 2 + side] = 1
+            paper = float(np.percentile(xi[0], 75))
+            for m in (own, pk):
+                v = xi.copy()
+                v[0][m > 0] = paper
+                v[1][m > 0] = -1.0
+                variants.append(v)
+        probs = clf.predict(np.stack(variants))
+        for k, ex in enumerate(exps):
+            drops_own.append(ex.prob - float(probs[2 * k, ex.class_id]))
+            drops_peak.append(ex.prob - float(probs[2 * k + 1, ex.class_id]))
+    return {"lines": len(drops_own), "mean_drop_own_regions": float(np.mean(drops_own)) if drops_own else None,
+            "mean_drop_at_peak": float(np.mean(drops_peak)) if drops_peak else None}

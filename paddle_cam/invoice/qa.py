@@ -1,0 +1,171 @@
+"""Invoice-recognition QA for one page: detect, read, decide fields, explain, flag."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence
+
+import cv2
+import numpy as np
+
+from ..ocr.orientation import flipped_fraction, rotate, vertical_fraction
+from ..ocr.regions import energy_in_box, region_shares
+from ..ocr.targets import polygon_mask
+
+
+@dataclass
+class PageQA:
+    """QA result of one upright page."""
+
+    name: str
+    page: np.ndarray                    # BGR, upright
+    rotation: int                       # degrees the input was turned clockwise to be upright
+    boxes: list                         # paddle_cam.ocr.explain.Box
+    fields: List[str]                   # decided field per box
+    field_probs: np.ndarray             # (n_boxes, classes)
+    explained: Dict[int, dict] = field(default_factory=dict)   # box id -> page map, shares, peak
+    flags: List[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+class InvoiceQA:
+    """OCR, the orientation classifier and the field classifier, run page by page."""
+
+    def __init__(self, ocr, field_clf, line_clf=None, qa_cfg: Optional[dict] = None,
+                 explain_cfg: Optional[dict] = None):
+        self.ocr = ocr
+        self.field_clf = field_clf
+        self.line_clf = line_clf
+        self.qa = dict(qa_cfg or {})
+        self.ex = dict(explain_cfg or {})
+
+    def _upright(self, page: np.ndarray):
+        det = self.ocr.detect(page)
+        rotation = 0
+        if det[3] and vertical_fraction([b.polygon for b in det[3]]) > 0.5:
+            page, rotation = rotate(page, 90), 90
+            det = self.ocr.detect(page)
+        boxes = det[3]
+        if boxes and self.line_clf is not None and self.ocr.rec is not None:
+            crops = self.ocr.rec.crops(page, [b.polygon for b in boxes])
+            if flipped_fraction(self.line_clf, crops) > 0.5:
+                page, rotation = rotate(page, 180), (rotation + 180) % 360
+                det = self.ocr.detect(page)
+        return page, rotation, det
+
+    def run_page(self, name: str, page: np.ndarray, fix_orientation: bool = True) -> PageQA:
+        """Detect, read, decide, explain (per the explain mode) and flag one page."""
+        t0 = time.perf_counter()
+        if fix_orientation:
+            page, rotation, det = self._upright(page)
+        else:
+            rotation, det = 0, self.ocr.detect(page)
+        boxes = det[3]
+        labels = list(self.field_clf.labels)
+        if boxes:
+            probs = self.field_clf.predict(self.field_clf.prepare(page, [b.polygon for b in boxes]))
+        else:
+            probs = np.zeros((0, len(labels)), np.float32)
+        fields = [labels[int(i)] for i in probs.argmax(axis=1)] if len(boxes) else []
+        res = PageQA(name, page, rotation, boxes, fields, probs)
+        self._explain(res)
+        self._flag(res)
+        res.seconds = time.perf_counter() - t0
+        return res
+
+    def _to_explain(self, res: PageQA) -> List[int]:
+        mode = str(self.ex.get("mode", "low_confidence"))
+        cand = [i for i, f in enumerate(res.fields) if f != "other"]
+        if mode == "none" or not cand:
+            return []
+        if mode == "all":
+            return cand
+        if mode == "sample":
+            # seeded per page name: the same pages get the same sample on every run
+            rng = np.random.RandomState((int(self.ex.get("seed", 0)) + sum(map(ord, res.name))) % 2 ** 32)
+            k = int(np.ceil(float(self.ex.get("sample_fraction", 0.1)) * len(cand)))
+            return sorted(rng.choice(cand, size=min(k, len(cand)), replace=False).tolist())
+        thr = float(self.qa.get("min_field_prob", 0.8))
+        return [i for i in cand if res.field_probs[i].max() < thr]
+
+    def _explain(self, res: PageQA) -> None:
+        idx = self._to_explain(res)
+        if not idx:
+            return
+        polys = [res.boxes[i].polygon for i in idx]
+        class_ids = [int(res.field_probs[i].argmax()) for i in idx]
+        out = self.field_clf.explain(res.page, polys, method=self.ex.get("method", "gradcam"),
+                                     layers=self.ex.get("layers"), class_ids=class_ids)
+        all_polys = [b.polygon for b in res.boxes]
+        ids = [b.id for b in res.boxes]
+        for i, r in zip(idx, out):
+            raw = np.maximum(np.asarray(r["page_raw"], np.float32), 0)
+            res.explained[res.boxes[i].id] = {
+                "page_raw": raw, "class_id": int(r["class_id"]),
+                "regions": region_shares(raw, all_polys, ids),
+                "own_share": energy_in_box(raw, res.boxes[i].polygon),
+                "peak": [int(v) for v in np.unravel_index(int(np.argmax(raw)), raw.shape)[::-1]],
+            }
+
+    def _flag(self, res: PageQA) -> None:
+        q = self.qa
+        found = set(res.fields)
+        for f in q.get("expected_fields", []):
+            if f not in found:
+                res.flags.append({"kind": "missing_field", "field": f})
+        for i, b in enumerate(res.boxes):
+            if b.score < float(q.get("min_det_score", 0.7)):
+                res.flags.append({"kind": "low_det", "box_id": b.id, "score": round(b.score, 4)})
+            if b.text_score is not None and b.text_score < float(q.get("min_rec_score", 0.8)):
+                res.flags.append({"kind": "low_rec", "box_id": b.id, "score": round(b.text_score, 4), "text": b.text})
+            p = float(res.field_probs[i].max())
+            if res.fields[i] != "other" and p < float(q.get("min_field_prob", 0.8)):
+                res.flags.append({"kind": "low_field", "box_id": b.id, "field": res.fields[i], "prob": round(p, 4)})
+        for box_id, e in res.explained.items():
+            if e["own_share"] < float(q.get("looked_elsewhere_share", 0.5)):
+                regs = e["regions"]
+                top = max(regs["regions"], key=lambda r: r["share"], default=None)
+                looked = top["box_id"] if top and top["share"] > regs["background"] else "background"
+                res.flags.append({"kind": "looked_elsewhere", "box_id": box_id, "field": res.fields[box_id],
+                                  "own_share": round(e["own_share"], 4), "looked_at": looked})
+
+
+def redact(page_bgr: np.ndarray, keep_polygons: Sequence, margin: int = 4) -> np.ndarray:
+    """Blur everything but ``keep_polygons`` (grown by ``margin`` px) so exported images show no
+    text the explanation did not use."""
+    h, w = page_bgr.shape[:2]
+    keep = np.zeros((h, w), np.uint8)
+    for p in keep_polygons:
+        keep = np.maximum(keep, polygon_mask(p, (h, w)).astype(np.uint8))
+    if margin:
+        keep = cv2.dilate(keep, np.ones((2 * margin + 1, 2 * margin + 1), np.uint8))
+    k = max(15, (min(h, w) // 40) | 1)
+    blurred = cv2.GaussianBlur(page_bgr, (k, k), 0)
+    return np.where(keep[:, :, None] > 0, page_bgr, blurred)
+
+
+def match_boxes_to_gt(box_polys: Sequence, gt_lines: Sequence[dict], iou: float = 0.5) -> Dict[int, int]:
+    """Greedy one-to-one match of detected boxes to ground-truth lines by polygon IoU."""
+    from shapely.geometry import Polygon
+
+    def poly(p):
+        g = Polygon(np.asarray(p, float))
+        return g if g.is_valid else g.buffer(0)
+
+    dets = [poly(p) for p in box_polys]
+    gts = [poly(l["polygon"]) for l in gt_lines]
+    pairs = []
+    for i, d in enumerate(dets):
+        for j, g in enumerate(gts):
+            if d.intersects(g):
+                inter = d.intersection(g).area
+                union = d.area + g.area - inter
+                if union > 0 and inter / union >= iou:
+                    pairs.append((inter / union, i, j))
+    out: Dict[int, int] = {}
+    used = set()
+    for _, i, j in sorted(pairs, reverse=True):
+        if i not in out and j not in used:
+            out[i] = j
+            used.add(j)
+    return out

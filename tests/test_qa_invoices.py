@@ -1,0 +1,102 @@
+"""tools/qa_invoices.py on a mixed folder: images, PDFs, broken files, turned pages; resume; HTML in Chromium."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+TOOL = os.path.join(os.path.dirname(__file__), "..", "tools", "qa_invoices.py")
+
+
+def run(*args):
+    p = subprocess.run([sys.executable, TOOL, *args], capture_output=True, text=True, timeout=900)
+    return p.returncode, p.stdout, p.stderr
+
+
+@pytest.fixture(scope="module")
+def qa_run(tmp_path_factory, root):
+    import pikepdf
+
+    d = tmp_path_factory.mktemp("qa")
+    src = d / "in"
+    src.mkdir()
+    inv = os.path.join(root, "demo_docs", "invoices", "invoice_0101")
+    shutil.copy(inv + ".jpg", src / "a_invoice.jpg")
+    shutil.copy(inv + ".json", src / "a_invoice.json")  # ground truth travels with the image
+    page = Image.open(inv + ".jpg").convert("RGB")
+    page.rotate(-90, expand=True).save(src / "b_turned90.jpg", quality=92)
+    page.save(src / "c_two_pages.pdf", "PDF", resolution=150, save_all=True, append_images=[page.rotate(180)])
+    Image.new("RGB", (900, 600), (252, 250, 246)).save(src / "d_blank.png")
+    (src / "e_corrupt.pdf").write_bytes(b"%PDF-1.7\n garbage")
+    with pikepdf.new() as pdf:
+        pdf.save(src / "f_no_pages.pdf")
+    with pikepdf.open(src / "c_two_pages.pdf") as pdf:
+        pdf.save(src / "g_locked.pdf", encryption=pikepdf.Encryption(owner="o", user="secret"))
+    out = d / "out"
+    code, so, se = run("--input", str(src), "--output", str(out), "-o", "Explain.mode=all")
+    return code, so, se, out, src
+
+
+def test_bad_files_reported_and_batch_completes(qa_run):
+    code, so, se, out, _ = qa_run
+    assert code == 2
+    errs = [l for l in se.splitlines() if l.startswith("error: ")]
+    for name, why in (("e_corrupt.pdf", "corrupt"), ("f_no_pages.pdf", "no pages"), ("g_locked.pdf", "password")):
+        assert any(name in l and why in l for l in errs), (name, se)
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["failed"] == 3 and summary["pages"] == 5
+    assert {e["file"].rsplit("/", 1)[1] for e in summary["errors"]} == {"e_corrupt.pdf", "f_no_pages.pdf", "g_locked.pdf"}
+
+
+def test_turned_pages_are_put_upright(qa_run):
+    code, so, se, out, _ = qa_run
+    rot = {p: json.loads((out / p / "report.json").read_text(encoding="utf-8"))["rotation"]
+           for p in ("a_invoice", "b_turned90", "c_two_pages_p1", "c_two_pages_p2")}
+    assert rot["a_invoice"] == 0 and rot["c_two_pages_p1"] == 0
+    assert rot["c_two_pages_p2"] == 180
+    assert rot["b_turned90"] in (90, 270)
+    blank = json.loads((out / "d_blank" / "report.json").read_text(encoding="utf-8"))
+    assert blank["boxes"] == [] and "no detectable text" in se
+
+
+def test_report_fields_flags_and_ground_truth(qa_run):
+    _, _, _, out, _ = qa_run
+    rep = json.loads((out / "a_invoice" / "report.json").read_text(encoding="utf-8"))
+    assert rep["fields"]["invoice_number"]["text"]
+    assert rep["decisions"] and all(os.path.isfile(d["overlay"]) for d in rep["decisions"])
+    d = rep["decisions"][0]
+    assert abs(sum(r["share"] for r in d["regions"]) + d["background"] - 1) < 1e-6
+    assert "background" in d["attribution"]
+    gt = rep["ground_truth"]
+    assert gt["matched_boxes"] > 20 and gt["field_correct"] / gt["matched_boxes"] > 0.8
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert 0 <= summary["field_accuracy"] <= 1 and 0 <= summary["pointing_game"] <= 1
+    agg = np.load(out / "aggregate.npy")
+    assert agg.shape == (480, 800) and agg.max() > 0
+
+
+def test_index_html_renders_in_chromium(qa_run, tmp_path):
+    _, _, _, out, _ = qa_run
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        pytest.fail("chromium is not installed; `make install` installs Debian's chromium package")
+    p = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                        "--disable-component-update", "--disable-sync", "--no-first-run",
+                        f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", (out / "index.html").as_uri()],
+                       capture_output=True, text=True, timeout=120)
+    dom = p.stdout
+    assert "<table" in dom and dom.count("<tr") >= 6  # header + 5 pages
+    assert '<span id="n-rows">5</span>' in dom  # the inline script ran and counted the rows
+
+
+def test_rerun_skips_finished_pages(qa_run):
+    _, _, _, out, src = qa_run
+    before = (out / "a_invoice" / "report.json").stat().st_mtime_ns
+    code, so, se = run("--input", str(src), "--output", str(out), "-o", "Explain.mode=all")
+    assert code == 2
+    assert (out / "a_invoice" / "report.json").stat().st_mtime_ns == before
+    assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["pages"] == 5
