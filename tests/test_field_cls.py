@@ -17,7 +17,7 @@ from paddle_cam.demo.invoice import render_invoice
 from paddle_cam.errors import InputError
 from paddle_cam.invoice.fields import (FIELD_CLASSES, FieldClassifier, default_model_dir, detector_like_polygon,
                                        field_of_line, match_to_gt)
-from paddle_cam.invoice.pointing import (PageDetector, attribution, cue_energy, draw_cues, evaluate,
+from paddle_cam.invoice.pointing import (PageDetector, attribution, cue_energy, cue_mask, draw_cues, evaluate,
                                          format_accuracy_table, format_attribution, make_case, pointing_game)
 
 pytestmark = pytest.mark.slow
@@ -40,7 +40,7 @@ def cases():
 
 def test_committed_files_are_small():
     total = 0
-    for d in (default_model_dir(),):
+    for d in (default_model_dir(), SHORTCUT_DIR):
         for f in os.listdir(d):
             total += os.path.getsize(os.path.join(d, f))
     assert total < 5e6, f"committed field classifiers take {total / 1e6:.2f} MB"
@@ -66,6 +66,24 @@ def test_accuracy_on_fresh_invoices(clf, cases):
     assert m["lines"] > 60 and m["field_lines"] > 20
     assert m["accuracy"] >= 0.90
     assert m["field_accuracy"] >= 0.85  # the values themselves, not just the many 'other' lines
+
+
+def test_pointing_game_on_fresh_invoices(clf, cases):
+    """The game runs on detector boxes and accounts for every peak; its value is recorded, not
+    assumed (metrics.json: 11.4% on 20 pages - the classifier decides on layout context)."""
+    pg = pointing_game(clf, cases)
+    print(f"\npointing game {pg['hits']}/{pg['total']} = {pg['rate']:.3f}; peaks: {pg['peak_at']}")
+    assert pg["total"] > 20
+    assert sum(pg["peak_at"].values()) == pg["total"]
+    assert pg["hits"] == pg["peak_at"]["own_line"] + pg["peak_at"]["own_label"]
+    assert sum(v["total"] for v in pg["per_field"].values()) == pg["total"]
+    assert "other" not in pg["per_field"]
+
+
+@pytest.mark.xfail(strict=True, reason="target >= 90% not met: Grad-CAM peaks of the committed classifier lie on "
+                                       "layout context (rows above, grid lines), not on the value or its label")
+def test_pointing_game_target(clf, cases):
+    assert pointing_game(clf, cases)["rate"] >= 0.90
 
 
 def test_explain_maps_on_the_page(clf, cases):
@@ -95,6 +113,30 @@ def test_explain_maps_on_the_page(clf, cases):
     # another class on request, one for all lines
     other = clf.explain(case.page, polys[:2], class_ids=FIELD_CLASSES.index("other"))
     assert [e.field for e in other] == ["other", "other"]
+
+
+def test_shortcut_model_looks_at_the_cue(clf):
+    """Trained where a coloured disc next to each value names its field: its maps move onto the discs."""
+    shortcut = FieldClassifier.load(os.path.join(SHORTCUT_DIR, "model.pdparams"))
+    shares = {"honest": [], "shortcut": []}
+    peaks = {"honest": [], "shortcut": []}
+    for seed in FRESH:
+        page, gt = render_invoice(seed)
+        cues = draw_cues(page, gt)
+        mask = cue_mask(gt, cues, page.shape[:2])
+        polys = [detector_like_polygon(gt["lines"][j]["polygon"]) for j, _ in cues]
+        ks = [FIELD_CLASSES.index(field_of_line(gt["lines"][j])) for j, _ in cues]
+        for name, model in (("honest", clf), ("shortcut", shortcut)):
+            for e in model.explain(page, polys, class_ids=ks):
+                s_, p_ = cue_energy(e, mask)
+                shares[name].append(s_)
+                peaks[name].append(p_)
+    share = {k: float(np.mean(v)) for k, v in shares.items()}
+    peak = {k: float(np.mean(v)) for k, v in peaks.items()}
+    print(f"\ncue energy share: {share}; peak on a cue: {peak}")
+    assert share["shortcut"] >= 2 * share["honest"]
+    assert share["shortcut"] - share["honest"] >= 0.10
+    assert peak["shortcut"] >= 2 * peak["honest"]
 
 
 def test_bad_model_folders(tmp_path, clf):

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import cv2
@@ -370,7 +370,8 @@ class FieldClassifier:
         if os.path.isdir(source):
             cfg = _read_yml(os.path.join(source, "inference.yml"))
             if cfg is None or _field_window(cfg) is None:
-                what = "has no inference.yml" if cfg is None else "has an inference.yml without FieldWindow preprocessing"
+                what = ("has no inference.yml" if cfg is None
+                        else "has an inference.yml without FieldWindow preprocessing")
                 raise ModelLoadError(f"{source} is not an invoice field classifier: it {what}; {hint}")
         elif os.path.isfile(source):
             cfg = _read_yml(os.path.join(os.path.dirname(os.path.abspath(source)), "inference.yml"))
@@ -471,7 +472,8 @@ class FieldClassifier:
         else:
             cids = [int(k) for k in class_ids]
             if len(cids) != len(polys):
-                raise InputError(f"class_ids has {len(cids)} entries for {len(polys)} lines; give one per line or one for all")
+                raise InputError(f"class_ids has {len(cids)} entries for {len(polys)} lines; "
+                                 "give one per line or one for all")
         cam = method_cls(self.model, list(layers or [self.default_layer]), **method_kwargs)
         out: List[FieldExplanation] = []
         for s in range(0, len(polys), batch_size):

@@ -5,6 +5,11 @@ Every evaluation runs the way the QA tool does: the page is detected with the PP
 detector and each detected box is matched one-to-one to a ground-truth line by IoU >= 0.5;
 only matched boxes are scored (unmatched boxes - merged label+value, split labels, stamp arcs -
 have no single true field). ``coverage`` reports how many ground-truth field values got a match.
+
+The pointing game is a measurement, not an assumption: a classifier can be accurate for other
+reasons than reading the label next to a value (row order in a block, column position, grid
+lines). ``peak_at`` says where the peaks went and :func:`occlusion_check` whether blanking the
+line and its labels or blanking the region at the map's peak hurts the decision more.
 """
 from __future__ import annotations
 
@@ -30,7 +35,7 @@ class PageCase:
     gt: dict
     det_polygons: List[List[List[float]]]
     match: List[Optional[int]]               # per detected box: ground-truth line index or None
-    cue_lines: List[int] = field(default_factory=list)   # lines that got a shortcut cue
+    cue_lines: List[Tuple[int, int]] = field(default_factory=list)   # (line, cue class) of drawn cues
 
     @property
     def matched(self) -> List[Tuple[int, int]]:
@@ -157,8 +162,8 @@ def peak(page_map: np.ndarray) -> Optional[Tuple[int, int]]:
 
 
 def _inside(pt: Tuple[int, int], polys: Sequence[np.ndarray]) -> bool:
-    return any(cv2.pointPolygonTest(np.asarray(p, np.float32).reshape(-1, 1, 2), (float(pt[0]), float(pt[1])), False) >= 0
-               for p in polys)
+    xy = (float(pt[0]), float(pt[1]))
+    return any(cv2.pointPolygonTest(np.asarray(p, np.float32).reshape(-1, 1, 2), xy, False) >= 0 for p in polys)
 
 
 def where_is(pt: Optional[Tuple[int, int]], gt: dict, gt_index: int, grow_px: float) -> str:
@@ -281,12 +286,10 @@ def cue_geometry(polygon, class_id: int) -> Tuple[Tuple[float, float], float]:
     return (xl + (1.0 + 0.9 * class_id) * h, cy - 2.5 * h), 0.6 * h
 
 
-def draw_cues(page_bgr: np.ndarray, gt: dict, swap: Optional[Dict[str, str]] = None) -> List[int]:
-    """Draw the cue of every field value line onto the page in place; returns their line indices.
-
-    ``swap`` maps a true field to the field whose cue is drawn instead (to show that the
-    shortcut model follows the cue, not the invoice).
-    """
+def draw_cues(page_bgr: np.ndarray, gt: dict, swap: Optional[Dict[str, str]] = None) -> List[Tuple[int, int]]:
+    """Draw the cue of every field value line onto the page in place; returns (line index, class id
+    of the cue drawn) per cue. ``swap`` maps a true field to the field whose cue is drawn instead
+    (to show that a shortcut model follows the cue, not the invoice)."""
     drawn = []
     for j, ln in enumerate(gt["lines"]):
         f = field_of_line(ln)
@@ -296,27 +299,40 @@ def draw_cues(page_bgr: np.ndarray, gt: dict, swap: Optional[Dict[str, str]] = N
         (cx, cy), r = cue_geometry(ln["polygon"], k)
         cv2.circle(page_bgr, (int(round(cx * 16)), int(round(cy * 16))), int(round(r * 16)), cue_colour(k), -1,
                    lineType=cv2.LINE_AA, shift=4)
-        drawn.append(j)
+        drawn.append((j, k))
     return drawn
 
 
-def cue_energy(ex: FieldExplanation, gt_polygon, class_id: int, grow: float = 1.0) -> float:
-    """Share of the explanation's positive page mass within ``grow`` glyph heights of the cue disc."""
-    (cx, cy), r = cue_geometry(gt_polygon, class_id)
+def cue_mask(gt: dict, cues: Sequence[Tuple[int, int]], page_hw: Sequence[int], grow: float = 1.0) -> np.ndarray:
+    """(H, W) uint8 mask of every cue disc on the page, grown by ``grow`` glyph heights of its line.
+
+    All cues count, not only the explained line's own: a window shows its neighbours' cues too,
+    and a model that learned to read cues looks at those as well."""
+    mask = np.zeros((int(page_hw[0]), int(page_hw[1])), np.uint8)
+    for j, k in cues:
+        poly = gt["lines"][j]["polygon"]
+        (cx, cy), r = cue_geometry(poly, k)
+        rad = r + grow * max(box_height(poly), 2.0)
+        cv2.circle(mask, (int(round(cx)), int(round(cy))), int(round(rad)), 1, -1)
+    return mask
+
+
+def cue_energy(ex: FieldExplanation, mask: np.ndarray) -> Tuple[float, bool]:
+    """(share of the explanation's positive page mass on the cue mask, whether its peak is on it)."""
     pm = np.maximum(ex.page_raw, 0)
     total = float(pm.sum())
     if total <= 0:
-        return 0.0
-    mask = np.zeros(pm.shape, np.uint8)
-    cv2.circle(mask, (int(round(cx)), int(round(cy))), int(round(r * (1 + 2 * grow))), 1, -1)
-    return float((pm * mask).sum() / total)
+        return 0.0, False
+    pt = peak(pm)
+    return float((pm * mask).sum() / total), bool(pt is not None and mask[pt[1], pt[0]])
 
 
 def shortcut_report(clf: FieldClassifier, seeds: Sequence[int], detect: PageDetector,
                     honest: Optional[FieldClassifier] = None) -> dict:
     """How a classifier reacts to the shortcut cue on held-out invoices: accuracy with the true
-    field's cue, the share of field lines whose prediction follows a cue of another field, and the
-    share of the explained class's map (the true field) on the cue, for ``clf`` and ``honest``."""
+    field's cue, the share of field lines whose prediction follows a cue of another field, and,
+    for ``clf`` and ``honest``, the share of the explained map (true field's class) on cue discs,
+    the share of maps peaking on one, and the share of window area the cue discs take (chance)."""
     fields = list(FIELD_CLASSES[:-1])
     swap = {f: fields[(i + 1) % len(fields)] for i, f in enumerate(fields)}
     cued = [make_case(s, detect, cue=True) for s in seeds]
@@ -330,21 +346,29 @@ def shortcut_report(clf: FieldClassifier, seeds: Sequence[int], detect: PageDete
         for (i, j), p in zip(pairs, probs):
             follows += int(clf.labels[int(p.argmax())] == swap[case.true_field(j)])
             total += 1
-    out = {"seeds": list(seeds), "accuracy_with_cue": evaluate(clf, cued)["accuracy"],
-           "field_accuracy_with_cue": evaluate(clf, cued)["field_accuracy"],
+    with_cue = evaluate(clf, cued)
+    out = {"seeds": list(seeds), "accuracy_with_cue": with_cue["accuracy"],
+           "field_accuracy_with_cue": with_cue["field_accuracy"],
            "follows_swapped_cue": follows / total if total else None, "swapped_lines": total, "cue_energy": {}}
     for name, model in (("model", clf), ("honest", honest)):
         if model is None:
             continue
-        shares = []
+        shares, peaks, area = [], [], []
         for case in cued:
             pairs = [(i, j) for i, j in case.matched if case.true_field(j) != "other"]
             if not pairs:
                 continue
+            mask = cue_mask(case.gt, case.cue_lines, case.page.shape[:2])
             ks = [FIELD_CLASSES.index(case.true_field(j)) for _, j in pairs]
-            exps = model.explain(case.page, [case.det_polygons[i] for i, _ in pairs], class_ids=ks)
-            shares += [cue_energy(e, case.gt["lines"][j]["polygon"], k) for e, (_, j), k in zip(exps, pairs, ks)]
-        out["cue_energy"][name] = float(np.mean(shares)) if shares else None
+            for e in model.explain(case.page, [case.det_polygons[i] for i, _ in pairs], class_ids=ks):
+                s_, p_ = cue_energy(e, mask)
+                shares.append(s_)
+                peaks.append(p_)
+                x0, y0, x1, y1 = e.window
+                area.append(float(mask[max(y0, 0):max(y1, 0), max(x0, 0):max(x1, 0)].mean()))
+        out["cue_energy"][name] = {"share": float(np.mean(shares)) if shares else None,
+                                   "peak_on_cue": float(np.mean(peaks)) if peaks else None,
+                                   "cue_area": float(np.mean(area)) if area else None}
     return out
 
 
