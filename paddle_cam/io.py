@@ -6,7 +6,7 @@ import json
 import os
 import tempfile
 import warnings
-from typing import Any, Iterable, List
+from typing import Any, Iterable, List, Tuple
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -80,14 +80,18 @@ def _to_rgb(im: Image.Image) -> np.ndarray:
     return np.asarray(im.convert("RGB"))
 
 
-def list_images(path: str) -> List[str]:
-    """One image, or the images of a folder (sorted, non-recursive)."""
+def _list_files(path: str, exts: Tuple[str, ...], what: str) -> List[str]:
     if os.path.isdir(path):
-        files = sorted(os.path.join(path, f) for f in os.listdir(path) if f.lower().endswith(IMAGE_EXTS))
+        files = sorted(os.path.join(path, f) for f in os.listdir(path) if f.lower().endswith(exts))
         if not files:
-            raise InputError(f"no images ({', '.join(IMAGE_EXTS)}) in folder {path}")
+            raise InputError(f"no {what} ({', '.join(exts)}) in folder {path}")
         return files
     return [path]
+
+
+def list_images(path: str) -> List[str]:
+    """One image, or the images of a folder (sorted, non-recursive)."""
+    return _list_files(path, IMAGE_EXTS, "images")
 
 
 def ensure_writable_dir(path: str) -> str:
@@ -146,14 +150,9 @@ DOC_EXTS = IMAGE_EXTS + (".pdf",)
 
 def list_documents(path: str) -> List[str]:
     """One file, or the images and PDFs of a folder (sorted, non-recursive)."""
-    if os.path.isdir(path):
-        files = sorted(os.path.join(path, f) for f in os.listdir(path) if f.lower().endswith(DOC_EXTS))
-        if not files:
-            raise InputError(f"no images or PDFs in folder {path}")
-        return files
     if not os.path.exists(path):
         raise InputError(f"input not found: {path}; pass an image, a PDF or a folder of them")
-    return [path]
+    return _list_files(path, DOC_EXTS, "images or PDFs")
 
 
 def _empty_page_tree(path: str) -> bool:
