@@ -14,9 +14,10 @@ from paddle_cam.methods.integrated_gradients import IntegratedGradients
 from paddle_cam.methods.occlusion import Occlusion
 from paddle_cam.methods.rise import RISE, DRiseBoxTarget
 from paddle_cam.methods.smooth_grad import SmoothGrad
-from paddle_cam.metrics import (auc, cascading_randomization, deletion, deletion_insertion, endpoint_scores,
-                                energy_pointing_game, insertion, make_baseline, normalized_value, pointing_game,
-                                rankdata, relevance_rank_accuracy, road_impute, spearman, ssim, topk_iou)
+from paddle_cam.metrics import (auc, cascading_randomization, claim_spearman, claim_ssim, deletion, deletion_insertion,
+                                endpoint_scores, energy_pointing_game, insertion, make_baseline, nonzero_iou,
+                                normalized_value, pointing_game, rankdata, relevance_rank_accuracy, road_impute,
+                                spearman, ssim, topk_iou)
 from toy_models import ConvReadout
 
 
@@ -167,6 +168,29 @@ def _state(model):
     return {k: v.numpy().copy() for k, v in model.state_dict().items()}
 
 
+def test_claim_region_ignores_a_shared_support_but_not_a_shared_map():
+    """Two maps that are zero on the same 95 % of the image (a receptive field fixed by the
+    architecture) but independent inside it: the whole-map rank correlation is high only
+    because of the tied zeros; on the claim region it is about zero. A map that is the same
+    inside the support still scores 1 there."""
+    rng = np.random.RandomState(0)
+    support = np.zeros((60, 80), bool)
+    support[20:32, 10:30] = True                    # 240 of 4800 pixels
+    a, b = np.zeros(support.shape), np.zeros(support.shape)
+    a[support], b[support] = rng.rand(240), rng.rand(240)
+    assert spearman(a, b) > 0.6
+    assert abs(claim_spearman(a, b)) < 0.2
+    assert nonzero_iou(a, b) == pytest.approx(1.0)
+    assert claim_spearman(a, 3 * a) == pytest.approx(1.0) and claim_ssim(a, 3 * a) == pytest.approx(1.0)
+    assert claim_ssim(a, b) < 0.5 < ssim(a, b)      # SSIM is inflated by the shared zeros as well
+    # evidence that moves is compared on both places: disjoint supports anti-correlate
+    c = np.zeros(support.shape)
+    c[40:52, 50:70] = rng.rand(12, 20)
+    assert claim_spearman(a, c) < -0.5 and nonzero_iou(a, c) == 0.0
+    assert np.isnan(claim_spearman(a, np.zeros_like(a)))          # a map that collapsed: undefined
+    assert np.isnan(claim_spearman(np.zeros_like(a), np.zeros_like(a)))
+
+
 def test_cascading_randomization_drops_correlation_and_restores_weights():
     model = BNReadout()
     model.eval()
@@ -176,6 +200,14 @@ def test_cascading_randomization_drops_correlation_and_restores_weights():
     before = _state(model)
     res = cascading_randomization(model, lambda: cam(x, targets), ["fc", "bn", "conv"], seed=0)
     assert res.layers == ["fc", "bn", "conv"] and res.spearman.shape == (3, 2)
+    assert res.claim_spearman.shape == res.claim_ssim.shape == res.nonzero_iou.shape == (3, 2)
+    assert res.changed == [2, 2, 2]                                  # weight + bias; BN: scale + shift
+    unused = sum(int(p.size) for p in model.unused.parameters())  # the one layer outside the cascade
+    total = sum(int(p.size) for p in model.parameters() if p.trainable)
+    assert np.all(np.diff(res.randomized_fraction) > 0)
+    assert res.randomized_fraction[-1] == pytest.approx(1 - unused / total)
+    s = res.summary()
+    assert s["claim_spearman"] and s["mean_claim_spearman"] is not None and s["changed_tensors"] == [2, 2, 2]
     assert np.nanmean(res.spearman) < 0.5
     assert np.nanmean(res.spearman) < np.nanmean([spearman(m, m) for m in res.original])
     after = _state(model)
@@ -344,10 +376,16 @@ def test_drise_box_similarity_on_a_db_map():
 
 # --- real detector -----------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_real_detector_gradcam_beats_random(tmp_path, root):
     """One demo invoice, 3 lines, via the evaluation tool: Grad-CAM's deletion AUC below and its
-    insertion AUC above the random map's on every line; weights intact afterwards."""
-    from paddle_cam.apps.evaluate_explanations import main
+    insertion AUC above the random map's on every line; the cascade runs head, neck, 1x1 convs,
+    backbone stages 5..1, stem, re-draws something at every step and drops the claim-region rank
+    correlation below 0.3; weights intact afterwards."""
+    from paddle_cam.apps.evaluate_explanations import DET_CASCADE, REQUIRED, main
+    from paddle_cam.models.det import load_detector
+
+    before = {k: v.numpy().copy() for k, v in load_detector().model.state_dict().items()}
 
     out = tmp_path / "eval"
     code = main(["--input", os.path.join(root, "demo_docs"), "--output", str(out), "--pages", "1", "--boxes", "3",
@@ -363,5 +401,41 @@ def test_real_detector_gradcam_beats_random(tmp_path, root):
         assert g["deletion_auc"] < r["deletion_auc"], (b, g["deletion_auc"], r["deletion_auc"])
         assert g["insertion_auc"] > r["insertion_auc"], (b, g["insertion_auc"], r["insertion_auc"])
         assert g["energy_in_box"] > r["energy_in_box"]
-    assert data["summary"]["det"]["random"]["randomization_spearman"] == pytest.approx(1.0)
-    assert data["summary"]["det"]["gradcam"]["randomization_spearman"] is not None
+    summary = data["summary"]["det"]
+    for method in ("gradcam", "random"):
+        assert all(summary[method][k] is not None for k in REQUIRED), summary[method]
+    assert summary["random"]["randomization_spearman"] == pytest.approx(1.0)
+    assert summary["gradcam"]["randomization_spearman"] < 0.3
+    curve = next(r for r in recs if r["method"] == "gradcam" and r.get("randomization_curve"))["randomization_curve"]
+    assert curve["layers"] == DET_CASCADE and curve["layers"][:2] == ["head", "model.neck"]
+    assert len(curve["spearman"]) == len(curve["spearman_whole"]) == len(DET_CASCADE)
+    assert min(curve["changed_tensors"]) > 0 and curve["randomized_fraction"][-1] > 0.99
+    after = {k: v.numpy() for k, v in load_detector().model.state_dict().items()}
+    for k in before:
+        np.testing.assert_array_equal(before[k], after[k], err_msg=k)
+
+
+@pytest.mark.slow
+def test_field_rows_on_held_out_invoices(tmp_path, root):
+    """The field task on one held-out generated invoice: every required key per method, the
+    pointing game is pointing.py's rule (peak_at own_line / own_label), the random map is 1 in
+    the randomisation check; the model is whatever demo_docs/field_cls holds."""
+    from paddle_cam.apps.evaluate_explanations import REQUIRED, main
+
+    out = tmp_path / "eval"
+    code = main(["--input", os.path.join(root, "demo_docs"), "--output", str(out), "--tasks", "field",
+                 "--field_pages", "1", "--field_boxes", "2", "--methods", "gradcam", "--n_steps", "4",
+                 "--sanity_boxes", "1"])
+    assert code == 0
+    data = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    recs = [r for r in data["records"] if r["task"] == "field"]
+    assert len(recs) == 4 and {r["seed"] for r in recs} == {90000}
+    for r in recs:
+        assert r["gt_field"] != "other"
+        assert r["pointing_game"] == float(r["peak_at"] in ("own_line", "own_label"))
+        assert 0.0 <= r["energy_in_box"] <= 1.0
+    summary = data["summary"]["field"]
+    for method in ("gradcam", "random"):
+        assert all(summary[method][k] is not None for k in REQUIRED), summary[method]
+    assert summary["random"]["randomization_spearman"] == pytest.approx(1.0)
+    assert data["tasks"]["field"]["cascade"][0] == "head"
