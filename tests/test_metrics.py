@@ -439,3 +439,30 @@ def test_field_rows_on_held_out_invoices(tmp_path, root):
         assert all(summary[method][k] is not None for k in REQUIRED), summary[method]
     assert summary["random"]["randomization_spearman"] == pytest.approx(1.0)
     assert data["tasks"]["field"]["cascade"][0] == "head"
+
+
+def test_input_attribution_methods_share_one_call_convention():
+    """IG, SmoothGrad, occlusion and RISE take the same calls from InputAttribution: no targets
+    = the top class, tensors or arrays, one result per image; explain_targets = one call per
+    target; explain_targets refuses a batch."""
+    from paddle_cam.methods.input_attribution import AttributionResult, InputAttribution
+
+    model = TinyReLU(seed=5)
+    model.eval()
+    x = np.random.RandomState(9).rand(2, 3, 6, 6).astype(np.float32)
+    with paddle.no_grad():
+        top = model(paddle.to_tensor(x)).numpy().argmax(axis=1)
+    methods = [IntegratedGradients(model, n_steps=4), SmoothGrad(model, n_samples=3),
+               Occlusion(model, window=2, stride=2), RISE(model, n_masks=8, grid=2)]
+    for m in methods:
+        assert isinstance(m, InputAttribution) and m.uses_gradients is False
+        res = m(paddle.to_tensor(x))
+        assert isinstance(res, AttributionResult) and res.raw.shape == (2, 6, 6)
+        assert [t.category for t in res.targets] == list(top), m.name
+        t = [ClassifierOutputTarget(0), ClassifierOutputTarget(1)]
+        both = m.explain_targets(x[:1], t)
+        for r, ti in zip(both, t):
+            np.testing.assert_allclose(r.raw, m(x[:1], [ti]).raw, rtol=1e-4, atol=1e-6)
+        assert [r.raw for r in m.iter_targets(x[:1], t)][1].shape == (1, 6, 6)
+        with pytest.raises(ValueError):
+            m.explain_targets(x, t)

@@ -19,21 +19,13 @@ from typing import Callable, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..metrics.faithfulness import as_predict, score_numpy
-from .integrated_gradients import AttributionResult, Baseline, attribution_result, input_baseline
+from .input_attribution import AttributionResult, Baseline, InputAttribution, attribution_result, input_baseline
 
 Region = Optional[Tuple[int, int, int, int]]
 
 
 def _pair(v) -> Tuple[int, int]:
     return (int(v), int(v)) if np.isscalar(v) else (int(v[0]), int(v[1]))
-
-
-def _as_numpy_input(input_tensor) -> np.ndarray:
-    x = input_tensor.numpy() if hasattr(input_tensor, "numpy") else np.asarray(input_tensor)
-    x = np.asarray(x, np.float32)
-    if x.ndim != 4:
-        raise ValueError(f"input must be a batch of images shaped (N, C, H, W), got {x.shape}")
-    return x
 
 
 def _region(region: Region, h: int, w: int) -> Tuple[int, int, int, int]:
@@ -46,15 +38,14 @@ def _region(region: Region, h: int, w: int) -> Tuple[int, int, int, int]:
     return x0, y0, x1, y1
 
 
-class BlackBoxMethod:
+class BlackBoxMethod(InputAttribution):
     """Shared plumbing of perturbation methods: prediction, targets, batching, results.
 
-    A subclass implements ``explain_image`` (one input, all targets, signed maps).
+    A subclass implements ``explain_image`` (one input, all targets, signed maps); the calls
+    (``__call__``, ``explain_targets``, ``iter_targets``) come from ``InputAttribution``.
     """
 
     name = "blackbox"
-    uses_gradients = False
-    reshape_transform = None
 
     def __init__(self, model: Callable, baseline: Baseline = "paper",
                  batch_size: int = 8, region: Region = None):
@@ -69,13 +60,12 @@ class BlackBoxMethod:
         out = self.predict(batch)
         return np.array([[score_numpy(t, out[j]) for t in targets] for j in range(len(batch))], np.float64)
 
-    # --- what a subclass provides --------------------------------------------------------
     def explain_image(self, x: np.ndarray, targets: Sequence[Callable]) -> Tuple[np.ndarray, np.ndarray]:
         """Signed (T, H, W) maps of T targets on one (C, H, W) input, and the intact scores (T,)."""
         raise NotImplementedError
 
-    # --- calls -------------------------------------------------------------------------------
-    def _default_targets(self, x: np.ndarray) -> list:
+    def default_targets(self, x: np.ndarray) -> list:
+        """The top class of a classifier's (N, K) output."""
         from ..targets import ClassifierOutputTarget
 
         out = np.asarray(self.predict(x))
@@ -84,33 +74,7 @@ class BlackBoxMethod:
             raise TargetError(f"no default target for an output of shape {out.shape}; pass targets=")
         return [ClassifierOutputTarget(int(c)) for c in out.argmax(axis=1)]
 
-    def __call__(self, input_tensor, targets: Optional[Sequence[Callable]] = None) -> AttributionResult:
-        """One target per image (default: the top class of a classifier)."""
-        from ..targets import check_targets
-        from .integrated_gradients import _stack
-
-        x = _as_numpy_input(input_tensor)
-        check_targets(targets, x.shape[0])
-        targets = list(targets) if targets else self._default_targets(x)
-        return _stack([self._results(x[i], [t])[0] for i, t in enumerate(targets)], self.name)
-
-    def explain_targets(self, input_tensor, targets: Sequence[Callable]) -> List[AttributionResult]:
-        """Many targets on ONE image: every perturbed forward scores all of them."""
-        from ..targets import check_targets
-
-        x = _as_numpy_input(input_tensor)
-        if x.shape[0] != 1:
-            raise ValueError("explain_targets takes one image; loop over the batch for more")
-        targets = list(targets)
-        for t in targets:
-            check_targets([t], 1)
-        return self._results(x[0], targets) if targets else []
-
-    def iter_targets(self, input_tensor, targets: Sequence[Callable]):
-        """``explain_targets`` as a generator (the BaseCAM interface the page explainer uses)."""
-        yield from self.explain_targets(input_tensor, targets)
-
-    def _results(self, x: np.ndarray, targets: Sequence[Callable]) -> List[AttributionResult]:
+    def attribute(self, x: np.ndarray, targets: Sequence[Callable]) -> List[AttributionResult]:
         maps, s0 = self.explain_image(x, targets)
         return [attribution_result(maps[i][None, None], "positive", s0[i:i + 1], [t], self.name)
                 for i, t in enumerate(targets)]

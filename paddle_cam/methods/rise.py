@@ -28,7 +28,7 @@ from typing import Callable, Sequence, Tuple
 import cv2
 import numpy as np
 
-from .integrated_gradients import Baseline, input_baseline
+from .input_attribution import Baseline, input_baseline
 from .occlusion import BlackBoxMethod, Region, _pair, _region
 
 
