@@ -1,9 +1,21 @@
 """Speed and memory of the explainers, as ratios measured side by side in one process.
 
     python tools/benchmark.py [--quick] --json benchmark.json      # writes BENCHMARKS.md too
+    python tools/benchmark.py --quick --only interpretdl --json idl.json   # one group, no BENCHMARKS.md
 
 Every ratio compares two ways of computing the same thing on the real PP-OCRv4 detector at 960 px
 (medians of repeated runs, same process, same input), so machine speed cancels out.
+
+Groups (``--only``): ``gradcam`` (one box vs forward + backward), ``allbox`` (all boxes vs a loop),
+``scorecam`` (windowed vs per-channel), ``rss`` (A4 page peak memory), ``interpretdl``
+(InterpretDL 0.8's ``GradCAMInterpreter`` beside ours on the bundled text-line orientation
+classifier: time ratio and map agreement). InterpretDL is optional: its row is skipped, with the
+reason, when it does not import. It does not install cleanly next to this project (it pins
+scikit-learn<=0.24, which does not build on Python 3.11, and needs scikit-image and IPython<9 to
+import), so keep it out of the project's environment, e.g.
+``pip install --target DIR --no-deps interpretdl==0.8.0 scikit-image "ipython<9"`` plus their missing
+dependencies, and pass ``--interpretdl DIR`` (appended to ``sys.path``: the project's own packages
+keep precedence).
 """
 import argparse
 import json
@@ -13,6 +25,7 @@ import resource
 import subprocess
 import sys
 import time
+from typing import Optional
 
 from ..cli import quiet_paddle, run_main
 
@@ -20,7 +33,10 @@ quiet_paddle()
 
 GOALS = {"gradcam_over_fwd_bwd": ("<=", 0.8), "allbox_speedup_vs_loop": (">=", 20.0),
          "allbox_speedup_vs_loop_stage5": (">=", 2.5), "scorecam_speedup_vs_per_channel": (">=", 4.0),
-         "scorecam_spearman": (">=", 0.95), "peak_rss_a4_mb": ("<=", 3072.0)}
+         "scorecam_spearman": (">=", 0.95), "peak_rss_a4_mb": ("<=", 3072.0),
+         # the same algorithm on the same model and input must give the same maps
+         "interpretdl_gradcam_spearman": (">=", 0.99)}
+GROUPS = ("gradcam", "allbox", "scorecam", "rss", "interpretdl")
 
 
 def median_time(fn, repeats: int) -> float:
@@ -38,10 +54,50 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description="benchmark the explainers (ratios in one process)")
     p.add_argument("--quick", action="store_true", help="fewer repeats and boxes (a few minutes)")
     p.add_argument("--json", default="benchmark.json", help="where to write the numbers")
-    p.add_argument("--md", default="BENCHMARKS.md", help="where to write the table")
+    p.add_argument("--md", default=None, help="where to write the table (default BENCHMARKS.md; none with --only)")
     p.add_argument("--img", default=None, help="invoice to use (default: demo_docs/invoices/invoice_0100.jpg)")
+    p.add_argument("--only", default=None,
+                   help=f"comma-separated groups to run ({', '.join(GROUPS)}); then BENCHMARKS.md is written "
+                        "only when --md is given explicitly")
+    p.add_argument("--interpretdl", default=os.environ.get("PADDLE_CAM_INTERPRETDL"),
+                   help="a folder holding interpretdl 0.8 (pip install --target), appended to sys.path "
+                        "(default: $PADDLE_CAM_INTERPRETDL, else wherever it is installed)")
     args = p.parse_args(argv)
+    groups = GROUPS if not args.only else tuple(g.strip() for g in args.only.split(",") if g.strip())
+    unknown = [g for g in groups if g not in GROUPS]
+    if unknown:
+        p.error(f"unknown group(s) {', '.join(unknown)}; choose from {', '.join(GROUPS)}")
+    md_path = args.md or (None if args.only else "BENCHMARKS.md")
 
+    import numpy as np
+    import paddle
+
+    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+    reps = 3 if args.quick else 5
+    res = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, paddle {paddle.__version__}",
+           "repeats": reps, "quick": bool(args.quick), "groups": list(groups)}
+    if any(g in groups for g in ("gradcam", "allbox", "scorecam")):
+        detector_groups(res, groups, args.img or os.path.join(root, "demo_docs", "invoices", "invoice_0100.jpg"), reps)
+    if "rss" in groups:
+        res["peak_rss_a4_mb"] = a4_peak_rss(root)
+    if "interpretdl" in groups:
+        res["interpretdl"] = interpretdl_gradcam(root, reps, args.interpretdl)
+        for key in ("time_ratio", "spearman"):
+            if key in res["interpretdl"]:
+                res[f"interpretdl_gradcam_{key}"] = res["interpretdl"][key]
+    res["goals"] = {k: {"goal": f"{op} {v}", "met": (res[k] <= v) if op == "<=" else (res[k] >= v)}
+                    for k, (op, v) in GOALS.items() if k in res}
+    from ..io import atomic_write_bytes
+
+    atomic_write_bytes(args.json, json.dumps(res, indent=2).encode("utf-8"))
+    if md_path:
+        atomic_write_bytes(md_path, markdown(res).encode("utf-8"))
+    print(markdown(res))
+    return 0
+
+
+def detector_groups(res: dict, groups, img_path: str, reps: int) -> None:
+    """The detector ratios (``gradcam``, ``allbox``, ``scorecam``) into ``res``."""
     import numpy as np
     import paddle
 
@@ -56,9 +112,6 @@ def main(argv=None) -> int:
     from ..ocr.explain import OCRExplainer
     from ..ocr.targets import DBBoxTarget
 
-    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-    img_path = args.img or os.path.join(root, "demo_docs", "invoices", "invoice_0100.jpg")
-    reps = 3 if args.quick else 5
     n_boxes = 32
     det = load_detector()
     ex = OCRExplainer(det, DetPreprocess(), DBPostProcess(), None)
@@ -71,75 +124,172 @@ def main(argv=None) -> int:
     rng = np.random.RandomState(0)
     sel = [targets[i] for i in sorted(rng.choice(len(targets), n_boxes, replace=False))]
     x = paddle.to_tensor(batch)
-    res = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, paddle {paddle.__version__}",
-           "input": list(batch.shape), "boxes_on_page": len(targets), "boxes_timed": n_boxes, "repeats": reps,
-           "quick": bool(args.quick)}
+    res.update({"input": list(batch.shape), "boxes_on_page": len(targets), "boxes_timed": n_boxes})
     model = det.model
     t = sel[0]
-
-    def fwd_bwd_input():
-        xi = x.detach()
-        xi.stop_gradient = False
-        out = model(xi)
-        paddle.grad([t(out[0])], [xi])
-
     layers = {"neck": "model.neck", "stage4": "model.backbone.encoder.blocks.3",
               "stage5": "model.backbone.encoder.blocks.4"}
-    fwd_bwd_input()
-    base = median_time(fwd_bwd_input, reps)
-    res["fwd_bwd_input_s"] = base
     cam_neck = GradCAM(model, [layers["neck"]], gradient_support=True)
-    one_neck = median_time(lambda: neck_crop.explain_at_neck(det, cam_neck, batch, [t]), reps)
-    res["gradcam_one_target_s"] = {"neck": one_neck}
-    for name in ("stage4", "stage5"):
-        cam = GradCAM(model, [layers[name]], gradient_support=True)
-        res["gradcam_one_target_s"][name] = median_time(lambda: cam(batch, [t]), reps)
-    res["gradcam_over_fwd_bwd"] = one_neck / base
-    res["gradcam_over_fwd_bwd_by_layer"] = {k: v / base for k, v in res["gradcam_one_target_s"].items()}
 
-    # all boxes: a loop of Grad-CAM calls (forward + backward each) vs the best exact way
-    loop = {}
-    for name in ("neck", "stage5"):
-        cam = GradCAM(model, [layers[name]], gradient_support=True)
+    if "gradcam" in groups:
+        def fwd_bwd_input():
+            xi = x.detach()
+            xi.stop_gradient = False
+            out = model(xi)
+            paddle.grad([t(out[0])], [xi])
+
+        fwd_bwd_input()
+        base = median_time(fwd_bwd_input, reps)
+        res["fwd_bwd_input_s"] = base
+        one_neck = median_time(lambda: neck_crop.explain_at_neck(det, cam_neck, batch, [t]), reps)
+        res["gradcam_one_target_s"] = {"neck": one_neck}
+        for name in ("stage4", "stage5"):
+            cam = GradCAM(model, [layers[name]], gradient_support=True)
+            res["gradcam_one_target_s"][name] = median_time(lambda: cam(batch, [t]), reps)
+        res["gradcam_over_fwd_bwd"] = one_neck / base
+        res["gradcam_over_fwd_bwd_by_layer"] = {k: v / base for k, v in res["gradcam_one_target_s"].items()}
+
+    if "allbox" in groups:
+        # all boxes: a loop of Grad-CAM calls (forward + backward each) vs the best exact way
+        loop = {}
+        for name in ("neck", "stage5"):
+            cam = GradCAM(model, [layers[name]], gradient_support=True)
+            t0 = time.perf_counter()
+            loop_maps = [cam(batch, [tt]).layer_maps[layers[name]] for tt in sel]
+            loop[name] = (time.perf_counter() - t0, loop_maps)
+        best = {}
         t0 = time.perf_counter()
-        loop_maps = [cam(batch, [tt]).layer_maps[layers[name]] for tt in sel]
-        loop[name] = (time.perf_counter() - t0, loop_maps)
-    best = {}
-    t0 = time.perf_counter()
-    fast = neck_crop.explain_at_neck(det, cam_neck, batch, sel)
-    best["neck"] = (time.perf_counter() - t0, [r.layer_maps[layers["neck"]] for r in fast])
-    cam5 = GradCAM(model, [layers["stage5"]], gradient_support=True)
-    t0 = time.perf_counter()
-    many = list(neck_crop.iter_fast(det, cam5, batch, sel, layers["stage5"]))
-    best["stage5"] = (time.perf_counter() - t0, [r.layer_maps[layers["stage5"]] for r in many])
-    for name in ("neck", "stage5"):
-        err = max(float(np.abs(a - b).max() / max(float(a.max()), 1e-12)) for a, b in zip(loop[name][1], best[name][1]))
-        res[f"allbox_{name}"] = {"loop_s": loop[name][0], "best_s": best[name][0], "max_rel_error": err,
-                                 "best_way": "neck crop (exact)" if name == "neck" else
-                                 "stages once, head on a crop, neck-to-stage backward per box (exact)"}
-    res["allbox_speedup_vs_loop"] = loop["neck"][0] / best["neck"][0]
-    res["allbox_speedup_vs_loop_stage5"] = loop["stage5"][0] / best["stage5"][0]
+        fast = neck_crop.explain_at_neck(det, cam_neck, batch, sel)
+        best["neck"] = (time.perf_counter() - t0, [r.layer_maps[layers["neck"]] for r in fast])
+        cam5 = GradCAM(model, [layers["stage5"]], gradient_support=True)
+        t0 = time.perf_counter()
+        many = list(neck_crop.iter_fast(det, cam5, batch, sel, layers["stage5"]))
+        best["stage5"] = (time.perf_counter() - t0, [r.layer_maps[layers["stage5"]] for r in many])
+        for name in ("neck", "stage5"):
+            err = max(float(np.abs(a - b).max() / max(float(a.max()), 1e-12))
+                      for a, b in zip(loop[name][1], best[name][1]))
+            res[f"allbox_{name}"] = {"loop_s": loop[name][0], "best_s": best[name][0], "max_rel_error": err,
+                                     "best_way": "neck crop (exact)" if name == "neck" else
+                                     "stages once, head on a crop, neck-to-stage backward per box (exact)"}
+        res["allbox_speedup_vs_loop"] = loop["neck"][0] / best["neck"][0]
+        res["allbox_speedup_vs_loop_stage5"] = loop["stage5"][0] / best["stage5"][0]
 
-    # Score-CAM for one box: one full-page forward per channel vs windowed + deduplicated
-    t0 = time.perf_counter()
-    straight = ScoreCAM(model, [layers["neck"]], batch_size=1)(batch, [t])
-    slow = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    ours = box_score_cam(model, batch, t, layers["neck"])
-    quick = time.perf_counter() - t0
-    res["scorecam"] = {"per_channel_s": slow, "ours_s": quick}
-    res["scorecam_speedup_vs_per_channel"] = slow / quick
-    res["scorecam_spearman"] = float(spearman(straight.raw[0], ours.raw[0]))
+    if "scorecam" in groups:
+        # Score-CAM for one box: one full-page forward per channel vs windowed + deduplicated
+        t0 = time.perf_counter()
+        straight = ScoreCAM(model, [layers["neck"]], batch_size=1)(batch, [t])
+        slow = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        ours = box_score_cam(model, batch, t, layers["neck"])
+        quick = time.perf_counter() - t0
+        res["scorecam"] = {"per_channel_s": slow, "ours_s": quick}
+        res["scorecam_speedup_vs_per_channel"] = slow / quick
+        res["scorecam_spearman"] = float(spearman(straight.raw[0], ours.raw[0]))
 
-    res["peak_rss_a4_mb"] = a4_peak_rss(root)
-    res["goals"] = {k: {"goal": f"{op} {v}", "met": (res[k] <= v) if op == "<=" else (res[k] >= v)}
-                    for k, (op, v) in GOALS.items() if k in res}
-    from ..io import atomic_write_bytes
 
-    atomic_write_bytes(args.json, json.dumps(res, indent=2).encode("utf-8"))
-    atomic_write_bytes(args.md, markdown(res).encode("utf-8"))
-    print(markdown(res))
-    return 0
+INTERPRETDL_INSTALL = ('pip install --target DIR --no-deps interpretdl==0.8.0 scikit-image "ipython<9" imageio '
+                       'tifffile lazy_loader jedi parso matplotlib-inline pexpect ptyprocess prompt_toolkit '
+                       'stack_data executing asttokens pure_eval traitlets; then --interpretdl DIR')
+
+
+def import_interpretdl(path: Optional[str]):
+    """``(module, None)`` or ``(None, reason)``; ``path`` is appended to ``sys.path`` first."""
+    if path:
+        if not os.path.isdir(path):
+            return None, f"--interpretdl {path} is not a folder"
+        if path not in sys.path:
+            sys.path.append(path)
+    import contextlib
+    import io
+    import warnings
+
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            import interpretdl
+    except Exception as e:  # ImportError, or one of its own imports failing
+        return None, f"interpretdl does not import ({type(e).__name__}: {e}); to compare: {INTERPRETDL_INSTALL}"
+    return interpretdl, None
+
+
+def interpretdl_gradcam(root: str, reps: int, path: Optional[str] = None, n_images: int = 8) -> dict:
+    """InterpretDL's ``GradCAMInterpreter`` beside paddle_cam's ``GradCAM`` on the bundled text-line
+    orientation classifier (MobileNetV3, layer ``backbone.conv2``), same input batch, same
+    targets: time per call (median) and per-image Spearman of the layer-resolution maps.
+
+    Same target: InterpretDL puts a softmax on the model's output and explains the label's
+    probability; the classifier already outputs probabilities, so InterpretDL gets it through a
+    wrapper returning their log (softmax(log p) = p) and ours explains p directly. InterpretDL
+    switches the model to train mode (BatchNorm set to global statistics, dropout 0) and keeps
+    its hooks, so it gets its own copy of the model. On Paddle 3 the layer's output must be told
+    to keep its gradient (``retain_grads``), otherwise its ``.grad`` is None (environment notes §6).
+    InterpretDL's time includes what its call always does besides the map (an overlay per image).
+    """
+    import glob
+
+    import numpy as np
+    import paddle
+
+    from ..io import read_image
+    from ..metrics.similarity import spearman
+    from ..methods import GradCAM
+    from ..models.cls import load_orientation_classifier
+    from ..targets import ClassifierOutputTarget
+
+    idl, why = import_interpretdl(path)
+    if idl is None:
+        return {"skipped": why}
+    ours_clf = load_orientation_classifier()
+    theirs_clf = load_orientation_classifier()
+    layer = ours_clf.default_layer
+    files = sorted(glob.glob(os.path.join(root, "demo_docs", "lines", "*.png")))[:n_images]
+    batch = ours_clf.prepare([read_image(f) for f in files])
+    labels = ours_clf.predict(batch).argmax(axis=1)
+
+    class Logits(paddle.nn.Layer):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            return paddle.log(paddle.clip(self.inner(x), min=1e-30))
+
+    wrapped = Logits(theirs_clf.model)
+    their_layer = f"inner.{layer}"
+
+    def keep_grad(_layer, _inputs, output):
+        output.retain_grads()
+
+    dict(wrapped.named_sublayers())[their_layer].register_forward_post_hook(keep_grad)
+    interp = idl.GradCAMInterpreter(wrapped, device="cpu")
+    cam = GradCAM(ours_clf.model, [layer])
+    targets = [ClassifierOutputTarget(int(k)) for k in labels]
+
+    def theirs():
+        return np.asarray(interp.interpret(batch.copy(), target_layer_name=their_layer, label=labels, visual=False))
+
+    def ours():
+        return cam(batch, targets).layer_maps[layer]
+
+    a, b = theirs(), ours()  # warm-up, and the maps
+    t_theirs = median_time(theirs, max(reps, 5))
+    t_ours = median_time(ours, max(reps, 5))
+    rho = [float(spearman(x, y)) for x, y in zip(a, b)]
+    seen = {}
+
+    def count_channels(_layer, _inputs, output):  # a post hook's return value would replace the output
+        seen["channels"] = int(output.shape[1])
+
+    hook = dict(ours_clf.model.named_sublayers())[layer].register_forward_post_hook(count_channels)
+    ours_clf.predict(batch[:1])
+    hook.remove()
+    channels = seen["channels"]
+    scale_err = float(np.abs(a * channels - b).max() / max(float(b.max()), 1e-12))
+    return {"version": getattr(idl, "__version__", "?"), "model": ours_clf.name, "layer": layer,
+            "images": len(files), "input": list(batch.shape), "interpretdl_s": t_theirs, "ours_s": t_ours,
+            "time_ratio": t_theirs / t_ours, "spearman": float(np.mean(rho)), "spearman_min": float(np.min(rho)),
+            "max_rel_diff": scale_err,
+            "note": "InterpretDL averages the weighted channels, paddle_cam sums them: maps compared after x C"}
 
 
 def a4_peak_rss(root: str) -> float:
@@ -173,6 +323,7 @@ def a4_peak_rss(root: str) -> float:
 
 
 def markdown(r: dict) -> str:
+    """BENCHMARKS.md: one row per measured key (groups not run are left out)."""
     g = r["goals"]
 
     def row(key, value, note=""):
@@ -180,30 +331,55 @@ def markdown(r: dict) -> str:
         met = "" if not goal else ("met" if goal["met"] else "**missed**")
         return f"| `{key}` | {value} | {goal.get('goal', '')} | {met} | {note} |"
 
+    head = f"Machine: {r['machine']}."
+    if "input" in r:
+        head += (f" Input {r['input']} (a demo invoice at 960 px), {r['boxes_on_page']} boxes on the page, "
+                 f"{r['boxes_timed']} timed;")
+    only = "" if list(r.get("groups", GROUPS)) == list(GROUPS) else " --only " + ",".join(r["groups"])
     lines = [
         "# Benchmarks", "",
-        f"Machine: {r['machine']}. Input {r['input']} (a demo invoice at 960 px), {r['boxes_on_page']} boxes on the page,",
-        f"{r['boxes_timed']} timed; medians of {r['repeats']} runs; every ratio measured side by side in one process.",
-        "Reproduce: `python tools/benchmark.py" + (" --quick" if r["quick"] else "") + " --json benchmark.json`.", "",
+        head + f" medians of {r['repeats']} runs; every ratio measured side by side in one process.",
+        "Reproduce: `python tools/benchmark.py" + (" --quick" if r["quick"] else "") + only
+        + " --json benchmark.json`.", "",
         "| key | value | goal | | how |", "|---|---|---|---|---|",
-        row("gradcam_over_fwd_bwd", f"{r['gradcam_over_fwd_bwd']:.3f}",
-            f"one Grad-CAM box target at the neck {r['gradcam_one_target_s']['neck']:.2f} s ÷ forward + backward "
-            f"to the input {r['fwd_bwd_input_s']:.2f} s; other layers: " +
-            ", ".join(f"{k} {v:.2f}" for k, v in r["gradcam_over_fwd_bwd_by_layer"].items())),
-        row("allbox_speedup_vs_loop", f"{r['allbox_speedup_vs_loop']:.1f}",
-            f"neck: loop {r['allbox_neck']['loop_s']:.1f} s vs neck crop {r['allbox_neck']['best_s']:.2f} s, "
-            f"max relative error {r['allbox_neck']['max_rel_error']:.1e}"),
-        row("allbox_speedup_vs_loop_stage5", f"{r['allbox_speedup_vs_loop_stage5']:.1f}",
-            f"last backbone stage: loop {r['allbox_stage5']['loop_s']:.1f} s vs stages once + head on a crop + "
-            f"neck-to-stage backward per box {r['allbox_stage5']['best_s']:.1f} s, max relative error "
-            f"{r['allbox_stage5']['max_rel_error']:.1e}"),
-        row("scorecam_speedup_vs_per_channel", f"{r['scorecam_speedup_vs_per_channel']:.1f}",
-            f"one box at the neck: {r['scorecam']['per_channel_s']:.1f} s per-channel full page vs "
-            f"{r['scorecam']['ours_s']:.1f} s windowed + deduplicated"),
-        row("scorecam_spearman", f"{r['scorecam_spearman']:.4f}", "rank correlation of the two Score-CAM maps"),
-        row("peak_rss_a4_mb", f"{r['peak_rss_a4_mb']:.0f}", "explain_ocr.py on an A4 page at 300 dpi (2480x3508), all boxes"),
-        "",
     ]
+    if "gradcam_over_fwd_bwd" in r:
+        lines.append(row("gradcam_over_fwd_bwd", f"{r['gradcam_over_fwd_bwd']:.3f}",
+                         f"one Grad-CAM box target at the neck {r['gradcam_one_target_s']['neck']:.2f} s ÷ forward + "
+                         f"backward to the input {r['fwd_bwd_input_s']:.2f} s; other layers: " +
+                         ", ".join(f"{k} {v:.2f}" for k, v in r["gradcam_over_fwd_bwd_by_layer"].items())))
+    if "allbox_speedup_vs_loop" in r:
+        lines += [
+            row("allbox_speedup_vs_loop", f"{r['allbox_speedup_vs_loop']:.1f}",
+                f"neck: loop {r['allbox_neck']['loop_s']:.1f} s vs neck crop {r['allbox_neck']['best_s']:.2f} s, "
+                f"max relative error {r['allbox_neck']['max_rel_error']:.1e}"),
+            row("allbox_speedup_vs_loop_stage5", f"{r['allbox_speedup_vs_loop_stage5']:.1f}",
+                f"last backbone stage: loop {r['allbox_stage5']['loop_s']:.1f} s vs stages once + head on a crop + "
+                f"neck-to-stage backward per box {r['allbox_stage5']['best_s']:.1f} s, max relative error "
+                f"{r['allbox_stage5']['max_rel_error']:.1e}")]
+    if "scorecam_speedup_vs_per_channel" in r:
+        lines += [
+            row("scorecam_speedup_vs_per_channel", f"{r['scorecam_speedup_vs_per_channel']:.1f}",
+                f"one box at the neck: {r['scorecam']['per_channel_s']:.1f} s per-channel full page vs "
+                f"{r['scorecam']['ours_s']:.1f} s windowed + deduplicated"),
+            row("scorecam_spearman", f"{r['scorecam_spearman']:.4f}", "rank correlation of the two Score-CAM maps")]
+    if "peak_rss_a4_mb" in r:
+        lines.append(row("peak_rss_a4_mb", f"{r['peak_rss_a4_mb']:.0f}",
+                         "explain_ocr.py on an A4 page at 300 dpi (2480x3508), all boxes"))
+    idl = r.get("interpretdl")
+    if idl is not None and "skipped" in idl:
+        lines.append(row("interpretdl_gradcam_time_ratio", "skipped", idl["skipped"]))
+    elif idl is not None:
+        lines += [
+            row("interpretdl_gradcam_time_ratio", f"{idl['time_ratio']:.2f}",
+                f"InterpretDL {idl['version']} GradCAMInterpreter {idl['interpretdl_s'] * 1000:.0f} ms ÷ paddle_cam "
+                f"GradCAM {idl['ours_s'] * 1000:.0f} ms, {idl['images']} text lines {idl['input'][2:]} in one call, "
+                f"{idl['model']} at {idl['layer']}, same target (class probability); its call also draws an "
+                f"overlay per image"),
+            row("interpretdl_gradcam_spearman", f"{idl['spearman']:.4f}",
+                f"per-image rank correlation of the two maps (min {idl['spearman_min']:.4f}); max relative "
+                f"difference {idl['max_rel_diff']:.1e} after InterpretDL's channel mean x C")]
+    lines.append("")
     return "\n".join(lines)
 
 

@@ -1,0 +1,36 @@
+"""tools/benchmark.py without the heavy groups: group selection, the optional InterpretDL row
+(skipped with a reason when it does not import) and the table of whatever was measured."""
+import json
+
+import pytest
+
+from paddle_cam.apps.benchmark import GROUPS, import_interpretdl, main, markdown
+
+
+def test_interpretdl_row_is_skipped_with_the_reason(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)                     # a stray default BENCHMARKS.md would land here
+    out = tmp_path / "b.json"
+    md = tmp_path / "BENCHMARKS.md"
+    missing = tmp_path / "no_such_folder"
+    assert main(["--quick", "--only", "interpretdl", "--interpretdl", str(missing), "--json", str(out)]) == 0
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["groups"] == ["interpretdl"] and "not a folder" in data["interpretdl"]["skipped"]
+    assert "interpretdl_gradcam_spearman" not in data["goals"]
+    assert not md.exists()                          # --only writes no table unless --md is given
+    mod, why = import_interpretdl(str(missing))
+    assert mod is None and "not a folder" in why
+    with pytest.raises(SystemExit):
+        main(["--only", "nonsense", "--json", str(out)])
+
+
+def test_markdown_lists_only_the_measured_rows():
+    r = {"machine": "m", "repeats": 3, "quick": True, "groups": ["rss", "interpretdl"], "peak_rss_a4_mb": 2000.0,
+         "interpretdl": {"version": "0.8.0", "interpretdl_s": 0.3, "ours_s": 0.1, "time_ratio": 3.0,
+                         "spearman": 0.999, "spearman_min": 0.99, "max_rel_diff": 1e-5, "images": 8,
+                         "input": [8, 3, 48, 192], "model": "cls", "layer": "backbone.conv2"},
+         "goals": {"peak_rss_a4_mb": {"goal": "<= 3072.0", "met": True},
+                   "interpretdl_gradcam_spearman": {"goal": ">= 0.99", "met": True}}}
+    text = markdown(r)
+    assert "`peak_rss_a4_mb` | 2000" in text and "`interpretdl_gradcam_time_ratio` | 3.00" in text
+    assert "gradcam_over_fwd_bwd" not in text and "--only rss,interpretdl" in text
+    assert set(GROUPS) >= {"gradcam", "allbox", "scorecam", "rss", "interpretdl"}
