@@ -80,9 +80,15 @@ def _to_rgb(im: Image.Image) -> np.ndarray:
     return np.asarray(im.convert("RGB"))
 
 
-def _list_files(path: str, exts: Tuple[str, ...], what: str) -> List[str]:
+def _list_files(path: str, exts: Tuple[str, ...], what: str, recursive: bool = False) -> List[str]:
     if os.path.isdir(path):
-        files = sorted(os.path.join(path, f) for f in os.listdir(path) if f.lower().endswith(exts))
+        if recursive:
+            files = []
+            for root, dirs, names in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                files += [os.path.join(root, f) for f in sorted(names) if f.lower().endswith(exts)]
+        else:
+            files = sorted(os.path.join(path, f) for f in os.listdir(path) if f.lower().endswith(exts))
         if not files:
             raise InputError(f"no {what} ({', '.join(exts)}) in folder {path}")
         return files
@@ -149,10 +155,11 @@ DOC_EXTS = IMAGE_EXTS + (".pdf",)
 
 
 def list_documents(path: str) -> List[str]:
-    """One file, or the images and PDFs of a folder (sorted, non-recursive)."""
+    """One file, or the images and PDFs of a folder and its sub-folders (sorted; hidden folders
+    skipped): invoice archives are often filed by month or supplier."""
     if not os.path.exists(path):
         raise InputError(f"input not found: {path}; pass an image, a PDF or a folder of them")
-    return _list_files(path, DOC_EXTS, "images or PDFs")
+    return _list_files(path, DOC_EXTS, "images or PDFs", recursive=True)
 
 
 def _empty_page_tree(path: str) -> bool:

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 
+import cv2
 import numpy as np
 import pytest
 import yaml
@@ -18,7 +19,8 @@ from paddle_cam.errors import InputError
 from paddle_cam.invoice.fields import (FIELD_CLASSES, FieldClassifier, default_model_dir, detector_like_polygon,
                                        field_of_line, match_to_gt)
 from paddle_cam.invoice.pointing import (PageDetector, attribution, cue_energy, cue_mask, draw_cues, evaluate,
-                                         format_accuracy_table, format_attribution, make_case, pointing_game)
+                                         format_accuracy_table, format_attribution, make_case, occlusion_check,
+                                         pointing_game)
 
 pytestmark = pytest.mark.slow
 
@@ -70,7 +72,7 @@ def test_accuracy_on_fresh_invoices(clf, cases):
 
 def test_pointing_game_on_fresh_invoices(clf, cases):
     """The game runs on detector boxes and accounts for every peak; its value is recorded, not
-    assumed (metrics.json: 11.4% on 20 pages - the classifier decides on layout context)."""
+    assumed (metrics.json: 53.8% with LayerCAM, 17.8% with Grad-CAM on 20 held-out pages)."""
     pg = pointing_game(clf, cases)
     print(f"\npointing game {pg['hits']}/{pg['total']} = {pg['rate']:.3f}; peaks: {pg['peak_at']}")
     assert pg["total"] > 20
@@ -80,10 +82,20 @@ def test_pointing_game_on_fresh_invoices(clf, cases):
     assert "other" not in pg["per_field"]
 
 
-@pytest.mark.xfail(strict=True, reason="target >= 90% not met: Grad-CAM peaks of the committed classifier lie on "
-                                       "layout context (rows above, grid lines), not on the value or its label")
+@pytest.mark.xfail(strict=True, reason="target >= 90% not met: about half of the peaks of the committed classifier "
+                                       "lie on context (密码区 glyphs, neighbouring rows, the page edge)")
 def test_pointing_game_target(clf, cases):
     assert pointing_game(clf, cases)["rate"] >= 0.90
+
+
+def test_decisions_rest_on_the_line_and_its_labels(clf, cases):
+    """Trained with counterfactual windows, the classifier needs the value's ink and its labels:
+    painting them over with paper costs the decided class most of its probability (the model
+    trained without counterfactuals lost 0.006 on average - it read the layout instead)."""
+    oc = occlusion_check(clf, cases)
+    print(f"\nocclusion: {oc}")
+    assert oc["lines"] > 20
+    assert oc["mean_drop_own_regions"] > 0.3
 
 
 def test_explain_maps_on_the_page(clf, cases):
@@ -115,7 +127,8 @@ def test_explain_maps_on_the_page(clf, cases):
     assert [e.field for e in other] == ["other", "other"]
 
 
-def test_shortcut_model_looks_at_the_cue(clf):
+@pytest.mark.parametrize("method", ["gradcam", "layercam"])
+def test_shortcut_model_looks_at_the_cue(clf, method):
     """Trained where a coloured disc next to each value names its field: its maps move onto the discs."""
     shortcut = FieldClassifier.load(os.path.join(SHORTCUT_DIR, "model.pdparams"))
     shares = {"honest": [], "shortcut": []}
@@ -127,7 +140,7 @@ def test_shortcut_model_looks_at_the_cue(clf):
         polys = [detector_like_polygon(gt["lines"][j]["polygon"]) for j, _ in cues]
         ks = [FIELD_CLASSES.index(field_of_line(gt["lines"][j])) for j, _ in cues]
         for name, model in (("honest", clf), ("shortcut", shortcut)):
-            for e in model.explain(page, polys, class_ids=ks):
+            for e in model.explain(page, polys, class_ids=ks, method=method):
                 s_, p_ = cue_energy(e, mask)
                 shares[name].append(s_)
                 peaks[name].append(p_)
@@ -201,3 +214,41 @@ def test_training_cli_smoke(tmp_path):
     assert "pointing game" in r.stdout and "overall" in r.stdout
     assert os.listdir(tmp_path / "vdl" / "field_cls")
     FieldClassifier.load(str(out))
+
+
+def test_counterfactual_windows_blank_to_paper():
+    """Training counterfactuals: the paper estimate has no ink where a value was, keeps the page's
+    shading, and a mixed window changes only the chosen regions (marker untouched)."""
+    from paddle_cam.invoice.fields import WindowSpec, page_planes, paper_background, window_u8, window_u8_mixed
+    from paddle_cam.ocr.regions import box_height, grown_polygon
+
+    page, gt = render_invoice(91002)
+    j = [k for k, ln in enumerate(gt["lines"]) if field_of_line(ln) == "invoice_number"][-1]  # inside the page
+    poly = np.asarray(gt["lines"][j]["polygon"], np.float64)
+    h = box_height(poly)
+    region = [grown_polygon(poly, 0.3 * h)]  # as in training: ink reaches past the tight glyph box
+    bg = paper_background(page, h)
+    x0, y0 = np.floor(poly.min(0)).astype(int)
+    x1, y1 = np.ceil(poly.max(0)).astype(int)
+    gray = page[y0:y1, x0:x1].min(2)
+    gray_bg = bg[y0:y1, x0:x1].min(2)
+    assert gray.min() < 150                       # the value line has ink
+    assert gray_bg.min() > 170                    # the paper estimate has none there
+    assert abs(float(np.median(gray_bg)) - float(np.median(gray))) < 25   # but the same paper tone
+
+    spec = WindowSpec()
+    planes, bg_planes = page_planes(page), page_planes(bg)
+    det_poly = detector_like_polygon(poly)
+    full = window_u8(planes, det_poly, spec)
+    blank = window_u8_mixed(planes, bg_planes, det_poly, spec, region, keep=False)
+    alone = window_u8_mixed(planes, bg_planes, det_poly, spec, region, keep=True)
+    np.testing.assert_array_equal(blank[2], full[2])
+    np.testing.assert_array_equal(alone[2], full[2])
+    on_line = full[2] > 200
+    paper = float(np.median(full[0]))
+    assert paper - full[0][on_line].min() > 60 and paper - blank[0][on_line].min() < 15
+    # 'alone' keeps the line's ink and nothing else: the rows above the line are plain paper
+    assert np.abs(alone[0][on_line].astype(int) - full[0][on_line]).max() <= 1
+    above = np.zeros_like(on_line)
+    above[:40] = cv2.erode((full[0][:40] > 0).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0  # on the page
+    assert paper - full[0][above].min() > 60 and paper - alone[0][above].min() < 25

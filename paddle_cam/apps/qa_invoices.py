@@ -22,7 +22,7 @@ DEFAULTS = {
     "QA": {"expected_fields": ["invoice_code", "invoice_number", "date", "buyer_name", "buyer_tax_id", "seller_name",
                                "seller_tax_id", "amount", "tax", "total"],
            "min_det_score": 0.7, "min_rec_score": 0.8, "min_field_prob": 0.8, "looked_elsewhere_share": 0.5},
-    "Explain": {"mode": "low_confidence", "sample_fraction": 0.1, "seed": 0, "method": "gradcam", "layers": None},
+    "Explain": {"mode": "low_confidence", "sample_fraction": 0.1, "seed": 0, "method": None, "layers": None},
     "Output": {"redact": False, "thumbnail_width": 360, "aggregate_size": [800, 480]},
 }
 
@@ -81,7 +81,10 @@ def main(argv=None) -> int:
                 errors.append({"file": os.path.abspath(doc), "error": str(err)})
                 continue
             gt = load_ground_truth(doc)
+            sub = os.path.relpath(os.path.dirname(os.path.abspath(doc)), os.path.abspath(args.input))
             for name, page in pages:
+                if os.path.isdir(args.input) and sub != ".":
+                    name = f"{sub}/{name}"  # same file names in two sub-folders must not collide
                 report_path = os.path.join(out_root, name, "report.json")
                 if os.path.isfile(report_path) and not args.force:
                     with open(report_path, encoding="utf-8") as f:
@@ -208,7 +211,7 @@ def write_page_report(out_dir, doc, res, qa, cfg, gt, vdl):
         panel_path = save_png(os.path.join(out_dir, "panels", f"box_{b.id}.png"), panel)
         raw_path = save_npy(os.path.join(out_dir, "raw", f"box_{b.id}.npy"), e["page_raw"].astype(np.float32))
         decisions.append({"box_id": b.id, "field": res.fields[i], "prob": float(res.field_probs[i].max()),
-                          "method": qa.ex.get("method", "gradcam"), "own_share": e["own_share"], "peak": e["peak"],
+                          "method": qa.ex.get("method") or qa.field_clf.default_method, "own_share": e["own_share"], "peak": e["peak"],
                           "regions": e["regions"]["regions"], "background": e["regions"]["background"],
                           "attribution": table, "overlay": os.path.abspath(panel_path), "raw_map": os.path.abspath(raw_path)})
         if vdl is not None:

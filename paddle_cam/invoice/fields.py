@@ -74,6 +74,10 @@ GENERATOR_TO_FIELD: Dict[str, str] = {
 }
 MODEL_NAME = "PP-LCNet_x0_25_invoice_field"
 DEFAULT_LAYER = "encoder.blocks.2"  # stride 8: one cell per line height (see the module docstring)
+# LayerCAM weights every position by its own positive gradient instead of one global weight per
+# channel, so a window that holds several text lines is not painted wherever a channel fires;
+# this is chosen a priori (as for the detector's backbone stages), all methods are reported.
+DEFAULT_METHOD = "layercam"
 _ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 Polygon = Sequence[Sequence[float]]
@@ -247,6 +251,41 @@ def window_u8(planes: np.ndarray, polygon: Polygon, spec: WindowSpec,
     return np.ascontiguousarray(out.transpose(2, 0, 1))
 
 
+def paper_background(page_bgr: np.ndarray, glyph_px: float = 24.0) -> np.ndarray:
+    """The page with its ink removed (uint8 BGR): a grey-level closing wider than any stroke or
+    gap between strokes drops dark text and grid lines and keeps the paper's shading, folds and
+    colour cast; a box blur of the same size hides the closing's blocky texture."""
+    k = max(3, int(round(0.8 * glyph_px)) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    bg = cv2.morphologyEx(np.ascontiguousarray(page_bgr[:, :, :3]), cv2.MORPH_CLOSE, kernel)
+    return cv2.blur(bg, (k, k))
+
+
+def window_u8_mixed(planes: np.ndarray, bg_planes: np.ndarray, polygon: Polygon, spec: WindowSpec,
+                    regions: Sequence[Polygon], keep: bool) -> np.ndarray:
+    """:func:`window_u8` with page content replaced by paper outside (``keep``) or inside
+    (``not keep``) ``regions`` (page-pixel polygons); the marker channel is unchanged.
+
+    Counterfactual windows for training: "the line and its labels alone" and "no ink on the line".
+    """
+    win = compute_window(polygon, spec)
+    x0, y0, x1, y1 = win
+    a = window_u8(planes, polygon, spec, win)
+    b = window_u8(bg_planes, polygon, spec, win)
+    mask = np.zeros((y1 - y0, x1 - x0), np.float32)
+    for r in regions:
+        pts = np.round((np.asarray(r, np.float64).reshape(-1, 2) - (x0, y0)) * 16).astype(np.int32)
+        cv2.fillPoly(mask, [pts.reshape(-1, 1, 2)], 1.0, lineType=cv2.LINE_8, shift=4)
+    in_h, in_w = spec.input_hw
+    alpha = cv2.resize(mask, (in_w, in_h), interpolation=cv2.INTER_AREA)
+    if not keep:
+        alpha = 1.0 - alpha
+    out = a.astype(np.float32)
+    out[:2] = alpha * out[:2] + (1.0 - alpha) * b[:2].astype(np.float32)
+    # off-page stays 0 (black, no marker) as in window_u8
+    return np.clip(np.round(out), 0, 255).astype(np.uint8)
+
+
 def normalize_u8(batch_u8: np.ndarray) -> np.ndarray:
     """uint8 windows -> float32 model input in [-1, 1]."""
     return batch_u8.astype(np.float32) / 127.5 - 1.0
@@ -347,13 +386,15 @@ class FieldClassifier:
     """
 
     def __init__(self, model: paddle.nn.Layer, labels: Sequence[str], spec: WindowSpec = WindowSpec(),
-                 source: str = "", default_layer: str = DEFAULT_LAYER, name: str = MODEL_NAME):
+                 source: str = "", default_layer: str = DEFAULT_LAYER, name: str = MODEL_NAME,
+                 default_method: str = DEFAULT_METHOD):
         self.model = model
         self.model.eval()
         self.labels = [str(x) for x in labels]
         self.spec = spec
         self.source = source
         self.default_layer = default_layer
+        self.default_method = default_method
         self.name = name
 
     # --- loading --------------------------------------------------------------------------
@@ -384,7 +425,10 @@ class FieldClassifier:
         post = (cfg or {}).get("PostProcess") or {}
         labels = ((post.get("Topk") or {}).get("label_list")) or list(FIELD_CLASSES)
         name = ((cfg or {}).get("Global") or {}).get("model_name") or MODEL_NAME
-        layer = ((cfg or {}).get("Explain") or {}).get("default_layer") or DEFAULT_LAYER
+        exp = (cfg or {}).get("Explain") or {}
+        layer = exp.get("default_layer") or DEFAULT_LAYER
+        # models exported before the method was recorded were explained with Grad-CAM
+        method = exp.get("default_method") or ("gradcam" if cfg is not None and exp else DEFAULT_METHOD)
         try:
             inner = load_pplcnet(source, name, labels=[str(x) for x in labels])
         except ModelLoadError as e:
@@ -393,7 +437,7 @@ class FieldClassifier:
         if n != len(labels):
             raise ModelLoadError(f"{source} has {n} output classes but its field list has {len(labels)} "
                                  f"({', '.join(map(str, labels))}); {hint}")
-        return cls(inner.model, labels, spec, source, layer, name)
+        return cls(inner.model, labels, spec, source, layer, name, method)
 
     # --- input ----------------------------------------------------------------------------
     def window(self, polygon: Polygon, page_hw: Sequence[int]) -> Tuple[int, int, int, int]:
@@ -447,10 +491,11 @@ class FieldClassifier:
         probs = self.predict(self.prepare(page_bgr, polygons))
         return [(self.labels[int(k)], float(p[k])) for p, k in zip(probs, probs.argmax(1))]
 
-    def explain(self, page_bgr: np.ndarray, boxes_polygons: Sequence, method: str = "gradcam",
+    def explain(self, page_bgr: np.ndarray, boxes_polygons: Sequence, method: Optional[str] = None,
                 layers: Optional[Sequence[str]] = None, class_ids: Union[None, int, Sequence[int]] = None,
                 batch_size: int = 32, **method_kwargs) -> List[FieldExplanation]:
-        """CAM of each line's field decision (the predicted class unless ``class_ids`` says otherwise).
+        """CAM of each line's field decision (the predicted class unless ``class_ids`` says otherwise)
+        with ``method`` (default: the model's ``default_method``) at ``layers`` (its ``default_layer``).
 
         ``boxes_polygons``: polygons in page pixels or objects with a ``.polygon`` (detector boxes).
         ``class_ids``: one id for all lines or one per line.
@@ -461,7 +506,7 @@ class FieldClassifier:
         polys = [getattr(b, "polygon", b) for b in boxes_polygons]
         if not polys:
             return []
-        method_cls = get_method(method)
+        method_cls = get_method(method or self.default_method)
         page_hw = tuple(int(v) for v in page_bgr.shape[:2])
         x = self.prepare(page_bgr, polys)
         probs = self.predict(x)
@@ -494,7 +539,7 @@ class FieldClassifier:
             "Global": {"model_name": self.name},
             "PreProcess": {"transform_ops": [{"FieldWindow": self.spec.to_yml()}]},
             "PostProcess": {"Topk": {"topk": 1, "label_list": list(self.labels)}},
-            "Explain": {"default_layer": self.default_layer},
+            "Explain": {"default_layer": self.default_layer, "default_method": self.default_method},
             "Fields": {"zh": {k: FIELD_ZH.get(k, k) for k in self.labels},
                        "label_lines": "other (only value lines carry a field)",
                        "generator_to_field": dict(GENERATOR_TO_FIELD)},

@@ -184,7 +184,7 @@ def where_is(pt: Optional[Tuple[int, int]], gt: dict, gt_index: int, grow_px: fl
     return "other_text" if hit else "non_text"
 
 
-def pointing_game(clf: FieldClassifier, cases: Sequence[PageCase], method: str = "gradcam",
+def pointing_game(clf: FieldClassifier, cases: Sequence[PageCase], method: Optional[str] = None,
                   layers: Optional[Sequence[str]] = None, grow_px: float = 4.0,
                   keep_examples: int = 0) -> dict:
     """Explain the predicted field of every matched detected line whose true field is not
@@ -217,7 +217,7 @@ def pointing_game(clf: FieldClassifier, cases: Sequence[PageCase], method: str =
                 examples.append({"seed": case.seed, "box": i, "gt_line": j, "true": f, "predicted": ex.field,
                                  "peak": pt, "peak_at": where, "hit": bool(hit)})
     return {"hits": hits, "total": total, "rate": hits / total if total else None,
-            "method": method, "layers": list(layers or [clf.default_layer]), "grow_px": grow_px,
+            "method": method or clf.default_method, "layers": list(layers or [clf.default_layer]), "grow_px": grow_px,
             "per_field": {k: {"hits": v[0], "total": v[1], "rate": v[0] / v[1]} for k, v in sorted(per.items())},
             "peak_at": {k: at.get(k, 0) for k in ("own_line", "own_label", "same_field_value", "other_text",
                                                   "non_text")},
@@ -328,11 +328,12 @@ def cue_energy(ex: FieldExplanation, mask: np.ndarray) -> Tuple[float, bool]:
 
 
 def shortcut_report(clf: FieldClassifier, seeds: Sequence[int], detect: PageDetector,
-                    honest: Optional[FieldClassifier] = None) -> dict:
+                    honest: Optional[FieldClassifier] = None, method: str = "gradcam") -> dict:
     """How a classifier reacts to the shortcut cue on held-out invoices: accuracy with the true
     field's cue, the share of field lines whose prediction follows a cue of another field, and,
     for ``clf`` and ``honest``, the share of the explained map (true field's class) on cue discs,
-    the share of maps peaking on one, and the share of window area the cue discs take (chance)."""
+    the share of maps peaking on one, and the share of window area the cue discs take (chance);
+    both models explained with the same ``method``."""
     fields = list(FIELD_CLASSES[:-1])
     swap = {f: fields[(i + 1) % len(fields)] for i, f in enumerate(fields)}
     cued = [make_case(s, detect, cue=True) for s in seeds]
@@ -360,7 +361,7 @@ def shortcut_report(clf: FieldClassifier, seeds: Sequence[int], detect: PageDete
                 continue
             mask = cue_mask(case.gt, case.cue_lines, case.page.shape[:2])
             ks = [FIELD_CLASSES.index(case.true_field(j)) for _, j in pairs]
-            for e in model.explain(case.page, [case.det_polygons[i] for i, _ in pairs], class_ids=ks):
+            for e in model.explain(case.page, [case.det_polygons[i] for i, _ in pairs], class_ids=ks, method=method):
                 s_, p_ = cue_energy(e, mask)
                 shares.append(s_)
                 peaks.append(p_)
@@ -372,7 +373,7 @@ def shortcut_report(clf: FieldClassifier, seeds: Sequence[int], detect: PageDete
     return out
 
 
-def occlusion_check(clf: FieldClassifier, cases: Sequence[PageCase], method: str = "gradcam",
+def occlusion_check(clf: FieldClassifier, cases: Sequence[PageCase], method: Optional[str] = None,
                     layers: Optional[Sequence[str]] = None) -> dict:
     """Is the map's peak where the decision lives? For every matched field value line, the drop of
     the predicted class's probability when its own line + field labels are blanked, and when a

@@ -11,6 +11,7 @@ import numpy as np
 from ..ocr.orientation import flipped_fraction, rotate, vertical_fraction
 from ..ocr.regions import energy_in_box, region_shares
 from ..ocr.targets import polygon_mask
+from .fields import match_to_gt
 
 
 @dataclass
@@ -94,7 +95,7 @@ class InvoiceQA:
             return
         polys = [res.boxes[i].polygon for i in idx]
         class_ids = [int(res.field_probs[i].argmax()) for i in idx]
-        out = self.field_clf.explain(res.page, polys, method=self.ex.get("method", "gradcam"),
+        out = self.field_clf.explain(res.page, polys, method=self.ex.get("method"),
                                      layers=self.ex.get("layers"), class_ids=class_ids)
         all_polys = [b.polygon for b in res.boxes]
         ids = [b.id for b in res.boxes]
@@ -145,27 +146,7 @@ def redact(page_bgr: np.ndarray, keep_polygons: Sequence, margin: int = 4) -> np
 
 
 def match_boxes_to_gt(box_polys: Sequence, gt_lines: Sequence[dict], iou: float = 0.5) -> Dict[int, int]:
-    """Greedy one-to-one match of detected boxes to ground-truth lines by polygon IoU."""
-    from shapely.geometry import Polygon
-
-    def poly(p):
-        g = Polygon(np.asarray(p, float))
-        return g if g.is_valid else g.buffer(0)
-
-    dets = [poly(p) for p in box_polys]
-    gts = [poly(l["polygon"]) for l in gt_lines]
-    pairs = []
-    for i, d in enumerate(dets):
-        for j, g in enumerate(gts):
-            if d.intersects(g):
-                inter = d.intersection(g).area
-                union = d.area + g.area - inter
-                if union > 0 and inter / union >= iou:
-                    pairs.append((inter / union, i, j))
-    out: Dict[int, int] = {}
-    used = set()
-    for _, i, j in sorted(pairs, reverse=True):
-        if i not in out and j not in used:
-            out[i] = j
-            used.add(j)
-    return out
+    """Greedy one-to-one match of detected boxes to ground-truth lines by polygon IoU:
+    {box index: line index} (see :func:`paddle_cam.invoice.fields.match_to_gt`)."""
+    m = match_to_gt(box_polys, [l["polygon"] for l in gt_lines], iou)
+    return {i: j for i, j in enumerate(m) if j is not None}
