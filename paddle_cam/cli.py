@@ -9,11 +9,12 @@ from typing import Callable
 from .errors import PaddleCamError
 
 
-def fail(msg: str) -> None:
-    """One line on stderr, nothing else (printed above a running progress bar, not into it)."""
+def fail(msg: str, kind: str = "error") -> None:
+    """One ``kind: msg`` line on stderr, nothing else (printed above a running progress bar, not into
+    it); ``kind`` is ``error`` for what was not done, ``warning`` for what was done but needs a look."""
     from tqdm import tqdm
 
-    tqdm.write(f"error: {msg}", file=sys.stderr)
+    tqdm.write(f"{kind}: {msg}", file=sys.stderr)
     sys.stderr.flush()
 
 

@@ -58,6 +58,8 @@ def test_turned_pages_are_put_upright(qa_run):
            for p in ("a_invoice", "b_turned90", "c_two_pages_p1", "c_two_pages_p2")}
     assert rot["a_invoice"] == 0 and rot["c_two_pages_p1"] == 0
     assert rot["c_two_pages_p2"] == 180
+    turned = [l for l in se.splitlines() if "b_turned90" in l]
+    assert len(turned) == 1 and turned[0].startswith("warning: ") and "turned by" in turned[0], se
     assert rot["b_turned90"] in (90, 270)
     blank = json.loads((out / "d_blank" / "report.json").read_text(encoding="utf-8"))
     assert blank["boxes"] == [] and "no detectable text" in se

@@ -93,9 +93,9 @@ def main(argv=None) -> int:
                     continue
                 res = qa.run_page(name, page, bool(g["fix_orientation"]))
                 if res.rotation:
-                    fail(f"{doc}: page {name} was turned by {res.rotation} degrees; read it upright (fixed here)")
+                    fail(f"{doc}: page {name} was turned by {res.rotation} degrees; read it upright (fixed here)", "warning")
                 if not res.boxes:
-                    fail(f"{doc}: page {name} has no detectable text; check the scan")
+                    fail(f"{doc}: page {name} has no detectable text; check the scan", "warning")
                 report = write_page_report(os.path.join(out_root, name), doc, res, qa, cfg, gt if len(pages) == 1 else None,
                                            vdl)
                 agg.add(res, report)
