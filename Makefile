@@ -14,7 +14,7 @@ APT_PKGS := fonts-wqy-microhei chromium   # CJK font for captions; chromium rend
 OUT ?= output/demo
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps demo test clean
+.PHONY: install system-deps demo test bench clean
 
 install: system-deps $(STAMP)
 
@@ -48,3 +48,17 @@ test: install
 
 clean:
 	rm -rf output .pytest_cache
+
+# InterpretDL 0.8 beside our Grad-CAM in the benchmark. Its own requirement (scikit-learn<=0.24) does not
+# build on Python 3.11, so it goes into a separate --target folder with the packages it really imports,
+# appended to sys.path by the benchmark only (the project env stays as `make install` leaves it).
+IDL_DIR ?= .interpretdl
+IDL_PKGS := interpretdl==0.8.0 scikit-image==0.26.0 ipython==8.39.0 imageio==2.38.1 tifffile==2026.3.3 \
+            lazy_loader==0.6 jedi==0.20.1 parso==0.8.7 matplotlib-inline==0.2.2 pexpect==4.9.0 ptyprocess==0.7.0 \
+            prompt_toolkit==3.0.53 stack_data==0.6.3 executing==2.3.0 asttokens==3.0.2 pure_eval==0.2.4 traitlets==5.16.1
+$(IDL_DIR)/.installed: Makefile
+	$(BIN)/pip install $(PIP_ARGS) --target $(IDL_DIR) --no-deps $(IDL_PKGS) 2>&1 | { grep -v "is ignored: it is neither" || true; }
+	@touch $@
+
+bench: install $(IDL_DIR)/.installed
+	$(BIN)/python tools/benchmark.py --json benchmark.json --interpretdl $(IDL_DIR)
