@@ -3,6 +3,8 @@
     python tools/prune_compare.py --model det --pruner l1 --ratios 0.1,0.3,0.5 \\
            --input demo_docs/invoices --output OUT --vdl_dir runs
     python tools/prune_compare.py --pruner fpgm --ratios 0.3 --finetune_steps 60 --input demo_docs/invoices --output OUT
+    python tools/prune_compare.py --model field --pruner l1 --ratios 0.1,0.3 --finetune_steps 100 \\
+           --input demo_docs/invoices --output OUT
     python tools/prune_compare.py --before base_infer/ --after pruned_infer/ --input demo_docs/invoices --output OUT
 
 Pruning is PaddleSlim's (L1-norm or FPGM filters, one ratio for every prunable conv, the DB head
@@ -10,8 +12,9 @@ kept), followed by bias compensation on generated calibration invoices (--no_com
 PaddleSlim). Every variant (``base``, ``l1_0.3``, ``l1_0.3_ft`` ...) is explained on the SAME
 targets: the base model's boxes (and its text mask for the all-text target), so maps are
 compared on one raw scale.
-Writes OUT/compare.json (``variants``: name, params, flops, latency_ms, precision/recall/hmean,
-spearman, ssim, topk_iou, energy_in_box ...), OUT/compare.png, OUT/models/<variant>/ (inference
+Writes OUT/compare.json (``variants``: name, params, flops, latency_ms, precision/recall/hmean
+(ICDAR 2015) and hmean_deteval (ICDAR 2013 DetEval) with the reasons of the misses, or accuracy
+for --model field, spearman, ssim, topk_iou, energy_in_box ...), OUT/compare.png, OUT/models/<variant>/ (inference
 folders), and per variant and page OUT/<variant>/<page>/: raw.npz (raw maps on the layer grid),
 metrics.json, detections.png, side_by_side.png (base | variant) and diff.png. With --vdl_dir, one
 VisualDL run per variant with identical tags.
@@ -43,20 +46,27 @@ def parse_args(argv=None):
                    help="plain PaddleSlim pruning: do not fold removed channels' means into the next biases")
     p.add_argument("--finetune_steps", type=int, default=0,
                    help="also fine-tune each pruned model for N steps on generated invoices (variants <name>_ft)")
-    p.add_argument("--input", required=True, help="image or folder; <stem>.json ground truth next to images is used")
+    p.add_argument("--input", required=True,
+                   help="image or folder (or a folder of such folders, e.g. demo_docs); <stem>.json ground truth "
+                        "next to the images is used")
     p.add_argument("--output", default="output/prune_compare", help="output folder")
     p.add_argument("--vdl_dir", default=None, help="VisualDL log dir (one run per variant)")
     p.add_argument("--before", default=None, help="compare two model folders you bring: the reference ...")
     p.add_argument("--after", default=None, help="... and the model to compare with it")
     p.add_argument("--model_dir", "--det_model_dir", dest="model_dir", default=None,
                    help="base model to prune (default: bundled PP-OCRv4 mobile det / the committed field classifier)")
-    p.add_argument("--method", default="gradcam", help="CAM method (gradient methods use a fast exact path)")
+    p.add_argument("--method", default=None,
+                   help="CAM method (det: gradcam, whose gradient path is fast and exact; field: the model's default)")
     p.add_argument("--layers", default=None, help="layers to explain (default: neck for det, last conv for field)")
     p.add_argument("--limit_side_len", type=int, default=960, help="DetResizeForTest limit (max side)")
     p.add_argument("--topk", type=float, default=0.1, help="share of pixels for top-k IoU (default 0.1)")
     p.add_argument("--repeats", type=int, default=5, help="timed runs per model for the latency median")
-    p.add_argument("--finetune_batch", type=int, default=2, help="fine-tuning batch size (640 x 640 crops)")
-    p.add_argument("--finetune_lr", type=float, default=None, help="fine-tuning peak learning rate (default 1e-3)")
+    p.add_argument("--finetune_batch", type=int, default=None,
+                   help="fine-tuning batch size (det: 2 crops of 640 x 640; field: 64 windows)")
+    p.add_argument("--finetune_pages", type=int, default=16, help="generated invoices rendered for fine-tuning")
+    p.add_argument("--finetune_lr", type=float, default=None,
+                   help="fine-tuning peak learning rate (det default: PaddleOCR's 1e-3 scaled to the batch, "
+                        "1e-3 * batch / 64; field: 1e-3)")
     p.add_argument("--device", default="cpu", help="cpu or gpu")
     return p.parse_args(argv)
 
@@ -91,6 +101,12 @@ def check_args(args) -> None:
         raise InputError("--finetune_steps must be 0 or more")
     if args.finetune_steps and args.before is not None:
         raise InputError("--finetune_steps fine-tunes pruned variants; it does not apply to --before/--after")
+    if args.finetune_batch is not None and args.finetune_batch < 1:
+        raise InputError("--finetune_batch must be at least 1")
+    if args.finetune_pages < 1:
+        raise InputError("--finetune_pages must be at least 1")
+    if args.finetune_lr is not None and not args.finetune_lr > 0:
+        raise InputError("--finetune_lr must be positive")
     if not 0 < args.topk <= 1:
         raise InputError(f"--topk {args.topk} must be in (0, 1]")
     if args.repeats < 1:
@@ -109,13 +125,35 @@ class Page:
     gt: Optional[dict]
 
 
+def _page_files(path: str) -> List[str]:
+    """Images of ``path``; for a folder with none directly (``demo_docs``), the images of its
+    subfolders that carry ``<stem>.json`` ground truth next to each image (``demo_docs/invoices``)."""
+    from ..errors import InputError
+    from ..io import IMAGE_EXTS, list_images
+
+    if os.path.isdir(path) and not any(os.path.splitext(f)[1].lower() in IMAGE_EXTS and
+                                       os.path.isfile(os.path.join(path, f)) for f in os.listdir(path)):
+        found = []
+        for sub in sorted(os.listdir(path)):
+            d = os.path.join(path, sub)
+            if not os.path.isdir(d):
+                continue
+            imgs = [f for f in sorted(os.listdir(d)) if os.path.splitext(f)[1].lower() in IMAGE_EXTS]
+            if imgs and all(os.path.isfile(os.path.join(d, os.path.splitext(f)[0] + ".json")) for f in imgs):
+                found += [os.path.join(d, f) for f in imgs]
+        if found:
+            return found
+        raise InputError(f"no images in {path}, nor in a subfolder with <image>.json ground truth beside them")
+    return list_images(path)
+
+
 def load_pages(path: str) -> List[Page]:
     from ..errors import InputError
-    from ..io import list_images, read_image
+    from ..io import read_image
     from ..sinks.visualdl import safe_tag
 
     pages = []
-    for f in list_images(path):
+    for f in _page_files(path):
         gt = None
         js = os.path.splitext(f)[0] + ".json"
         if os.path.isfile(js):
@@ -142,6 +180,7 @@ class Variant:
     finetune_steps: int = 0
     prune: Optional[dict] = None
     finetune: Optional[dict] = None
+    train_log: Optional[list] = None         # per-step fine-tuning records (VisualDL curves)
     params: Optional[int] = None
     flops: Optional[int] = None
     latency_ms: Optional[float] = None
@@ -260,7 +299,7 @@ def _evaluate_det(v: Variant, base: Optional[Variant], pages: List[Page], target
     from ..ocr.explain import resolve_layers
     from ..sinks.det_report import draw_polygons
     from ..slim.drift import FixedTargetExplainer, compare_maps, page_energy, roi_on_grid
-    from ..slim.metrics import gt_polygons, match_page, mean_or_none, prf
+    from ..slim.metrics import evaluate_page, gt_polygons, mean_or_none, prf
 
     det = v.model
     layers = resolve_layers(det, [s.strip() for s in args.layers.split(",")] if args.layers else None)
@@ -273,7 +312,7 @@ def _evaluate_det(v: Variant, base: Optional[Variant], pages: List[Page], target
         det_polys = [b["polygon"] for b in boxes]
         if pg.gt is not None:
             g, ign = gt_polygons(pg.gt)
-            counts.append(match_page(g, det_polys, ign))
+            counts.append(evaluate_page(g, det_polys, ign))
         H, W = pg.image.shape[:2]
         page_rows = []
         comp_b = comp_v = comp_d = None
@@ -317,7 +356,9 @@ def _evaluate_det(v: Variant, base: Optional[Variant], pages: List[Page], target
         save_json(os.path.join(vdir, "metrics.json"), {
             "page": pg.path, "variant": v.name, "input_size": [pt.input_hw[1], pt.input_hw[0]],
             "raw_map_grid": [grid[1], grid[0]] if grid else None, "method": args.method, "layers": layers,
-            "detections": len(boxes), "match": counts[-1] if pg.gt is not None else None, "targets": page_rows})
+            "detections": len(boxes),
+            "match": {k: val for k, val in counts[-1].items() if k != "best_iou"} if pg.gt is not None else None,
+            "targets": page_rows})
         if v.vdl is not None:
             vd = v.vdl
             vd.image(f"{pg.name}/cam/side_by_side", sbs)
@@ -340,6 +381,7 @@ def _evaluate_det(v: Variant, base: Optional[Variant], pages: List[Page], target
     v.metrics.update({
         "precision": q.get("precision"), "recall": q.get("recall"), "hmean": q.get("hmean"),
         "gt_lines": q.get("gt"), "detections": q.get("det"), "matched": q.get("matched"),
+        "deteval": q.get("deteval"), "unmatched": q.get("unmatched"), "best_iou_median": q.get("best_iou_median"),
         "spearman": mean_or_none(r["spearman"] for r in drifts),
         "ssim": mean_or_none(r["ssim"] for r in drifts),
         "topk_iou": mean_or_none(r["topk_iou"] for r in drifts),
@@ -358,6 +400,8 @@ def _det_variant_record(v: Variant) -> dict:
         "latency_ms": None if v.latency_ms is None else round(v.latency_ms, 2),
         "latency_dygraph_ms": None if v.latency_dygraph_ms is None else round(v.latency_dygraph_ms, 2),
         "precision": m.get("precision"), "recall": m.get("recall"), "hmean": m.get("hmean"),
+        "hmean_deteval": (m.get("deteval") or {}).get("hmean"), "deteval": m.get("deteval"),
+        "unmatched": m.get("unmatched"), "best_iou_median": m.get("best_iou_median"),
         "spearman": m.get("spearman"), "ssim": m.get("ssim"), "topk_iou": m.get("topk_iou"),
         "energy_in_box": m.get("energy_in_box"), "energy_in_box_delta": m.get("energy_in_box_delta"),
         "all_text": m.get("all_text"), "targets": m.get("targets"),
@@ -385,6 +429,8 @@ def _export_det(v: Variant, out_root: str, base_cfg: Optional[dict], base_source
 
 def run_det(args, pages: List[Page], out_root: str) -> List[Variant]:
     from tqdm import tqdm
+
+    args.method = args.method or "gradcam"
 
     from ..models.det import load_detector
     from ..slim.prune import count_flops, count_params, detector_calibration, prune_detector
@@ -471,13 +517,8 @@ def _finetune_variants(args, pruned: List[Variant], out_root, base_cfg, base_sou
     from ..slim.finetune import FinetuneConfig, InvoiceCrops, finetune_detector
     from ..slim.prune import reload_detector
 
-    cfg = FinetuneConfig(steps=args.finetune_steps, batch_size=args.finetune_batch)
-    if args.finetune_lr is not None:
-        if not args.finetune_lr > 0:
-            from ..errors import InputError
-
-            raise InputError("--finetune_lr must be positive")
-        cfg.lr = args.finetune_lr
+    cfg = FinetuneConfig(steps=args.finetune_steps, batch_size=args.finetune_batch or 2, pages=args.finetune_pages)
+    cfg.lr = args.finetune_lr
     t = time.time()
     with tqdm(total=cfg.pages, desc="render training invoices", unit="page", disable=None, file=sys.stderr) as bar:
         data = InvoiceCrops(cfg, progress=lambda i, n: bar.update(1))
@@ -494,12 +535,14 @@ def _finetune_variants(args, pruned: List[Variant], out_root, base_cfg, base_sou
                 bar.update(1)
                 bar.set_postfix(loss=f"{rec['loss']:.3f}")
                 if v.vdl is not None:
-                    for k in ("loss", "bce", "dice", "lr"):
+                    for k in ("loss", "shrink", "thresh_l1", "binary_dice", "lr"):
                         v.vdl.scalar(f"train/{k}", rec[k], step=step)
 
             logs = finetune_detector(v.model.model, cfg, crops, on_step)
-        v.finetune = {"steps": cfg.steps, "batch_size": cfg.batch_size, "crop": cfg.crop, "lr": cfg.lr,
-                      "pages": cfg.pages, "loss_first": logs[0]["loss"] if logs else None,
+        v.finetune = {"steps": cfg.steps, "batch_size": cfg.batch_size, "crop": cfg.crop, "lr": cfg.peak_lr,
+                      "pages": cfg.pages, "labels": cfg.labels, "shrink_loss": cfg.shrink_loss,
+                      "loss": "alpha*shrink + beta*L1(threshold) + dice(binary), alpha 5, beta 10, k 50",
+                      "loss_first": logs[0]["loss"] if logs else None,
                       "loss_last10": sum(r["loss"] for r in logs[-10:]) / max(1, len(logs[-10:])),
                       "seconds": round(time.time() - t1, 1)}
         _export_det(v, out_root, base_cfg, base_source, batch0)
@@ -514,6 +557,7 @@ def _log_summary(v: Variant) -> None:
     m = v.metrics
     vals = {"summary/params": v.params, "summary/flops": v.flops, "summary/latency_ms": v.latency_ms,
             "summary/precision": m.get("precision"), "summary/recall": m.get("recall"), "summary/hmean": m.get("hmean"),
+            "summary/hmean_deteval": (m.get("deteval") or {}).get("hmean"),
             "drift/spearman": m.get("spearman"), "drift/ssim": m.get("ssim"), "drift/topk_iou": m.get("topk_iou"),
             "drift/energy_in_box": m.get("energy_in_box"), "drift/energy_in_box_delta": m.get("energy_in_box_delta")}
     for k, val in vals.items():
@@ -563,16 +607,8 @@ def pair_kind(before: str, after: str) -> str:
 
 
 def load_pair_det(before: str, after: str):
-    from ..errors import InputError
-
-    kb, mb = _kind_of(before, "--before")
-    ka, ma = _kind_of(after, "--after")
-    if kb != ka:
-        what = {"det": "a text detector", "cls": "a classifier"}
-        raise InputError(f"--before is {what[kb]} but --after is {what[ka]}: compare two models of the same kind")
-    if kb != "det":
-        raise InputError("--before/--after hold classifiers: use --model field for invoice field classifiers")
-    return mb, ma
+    """The two detectors of ``--before``/``--after`` (main has checked they are both detectors)."""
+    return _kind_of(before, "--before")[1], _kind_of(after, "--after")[1]
 
 
 # ----------------------------------------------------------------------------- field classifier (pluggable)
@@ -600,8 +636,6 @@ def run_field(args, pages: List[Page], out_root: str) -> List[Variant]:
     from ..slim.field_compare import compare_field
 
     FieldClassifier = field_backend()
-    if args.finetune_steps:
-        raise InputError("--finetune_steps is implemented for the detector only (--model det)")
     if not any(p.gt for p in pages):
         raise InputError("--model field needs ground-truth JSON (lines with polygon and field) next to the images")
     return compare_field(FieldClassifier, args, pages, out_root)
@@ -616,7 +650,11 @@ def write_report(args, variants: List[Variant], out_root: str, kind: str, second
     report = {
         "model": kind, "input": os.path.abspath(args.input), "method": args.method,
         "layers": args.layers or ("neck" if kind == "det" else "auto"), "topk": args.topk,
-        "iou_thresh": 0.5, "limit_side_len": args.limit_side_len, "flops_input": getattr(args, "flops_shape", None),
+        "quality_protocol": ("hmean: ICDAR 2015 (one-to-one, IoU > 0.5, as PaddleOCR's DetMetric); hmean_deteval: "
+                             "ICDAR 2013 DetEval (area recall 0.8 / precision 0.4, splits and merges counted); "
+                             "see paddle_cam.slim.metrics") if kind == "det"
+        else "field accuracy on ground-truth lines (grown to detector boxes)",
+        "limit_side_len": args.limit_side_len, "flops_input": getattr(args, "flops_shape", None),
         "latency": {"repeats": args.repeats, "note": "median ms, Paddle Inference (ir_optim on, 1 thread) and "
                     "dygraph forward, interleaved across variants in one process, same input"},
         "before": os.path.abspath(args.before) if args.before else None,
@@ -658,11 +696,12 @@ def plot(recs: List[dict], path: str, kind: str) -> str:
         ls = "-" if gname == "pruned" else "--"
         x = xs(rows)
         ax = axes[0]
-        for key, label, c in ((quality, quality, "C0"), ("flops", "FLOPs / base", "C1"), ("params", "params / base", "C2"),
-                              ("latency_ms", "latency / base", "C3")):
+        qual = [(quality, quality, "C0")] + ([("hmean_deteval", "hmean DetEval", "C7")] if kind == "det" else [])
+        for key, label, c in qual + [("flops", "FLOPs / base", "C1"), ("params", "params / base", "C2"),
+                                     ("latency_ms", "latency / base", "C3")]:
             ref = base.get(key) if base else None
             vals = [r.get(key) for r in rows]
-            if key != quality:
+            if key not in (quality, "hmean_deteval"):
                 vals = [v / ref if v is not None and ref else None for v in vals]
             ax.plot(x, [float("nan") if v is None else v for v in vals], ls, marker="o", color=c,
                     label=f"{label} ({gname})")
@@ -675,7 +714,7 @@ def plot(recs: List[dict], path: str, kind: str) -> str:
         ax.set_title(title)
         ax.set_ylim(-0.05, 1.25 if ax is axes[0] else 1.05)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="lower left")
+        ax.legend(fontsize=7, loc="best", ncol=2, framealpha=0.6)
     if not by_ratio:
         for ax in axes:
             ax.set_xticks(range(len(recs)))
@@ -695,11 +734,13 @@ def print_table(report: dict) -> None:
     def f(v, fmt):
         return "-" if v is None else format(v, fmt)
 
-    print(f"{'variant':<12}{'params':>10}{'GFLOPs':>8}{'lat ms':>9}{q:>9}{'spearman':>10}{'ssim':>7}{'topk_iou':>9}"
-          f"{'energy':>8}")
+    extra = "deteval" if kind == "det" else ""
+    print(f"{'variant':<12}{'params':>10}{'GFLOPs':>8}{'lat ms':>9}{q:>9}{extra:>8}{'spearman':>10}{'ssim':>7}"
+          f"{'topk_iou':>9}{'energy':>8}")
     for r in report["variants"]:
+        de = f(r.get("hmean_deteval"), ".3f") if kind == "det" else ""
         print(f"{r['name']:<12}{f(r['params'], ','):>10}{f(r['flops'] / 1e9 if r['flops'] else None, '.3f'):>8}"
-              f"{f(r['latency_ms'], '.1f'):>9}{f(r.get(q), '.3f'):>9}{f(r['spearman'], '.3f'):>10}"
+              f"{f(r['latency_ms'], '.1f'):>9}{f(r.get(q), '.3f'):>9}{de:>8}{f(r['spearman'], '.3f'):>10}"
               f"{f(r['ssim'], '.3f'):>7}{f(r['topk_iou'], '.3f'):>9}{f(r['energy_in_box'], '.3f'):>8}")
 
 
@@ -709,7 +750,16 @@ def main(argv=None) -> int:
     from ..cli import set_device
     from ..io import ensure_writable_dir
 
-    kind = args.model or (pair_kind(args.before, args.after) if args.before is not None else "det")
+    kind = args.model or "det"
+    if args.before is not None:
+        from ..errors import InputError
+
+        pk = pair_kind(args.before, args.after)  # one line, exit 2, when they differ or do not load
+        if args.model is not None and pk != args.model:
+            held = {"det": "text detectors", "field": "classifiers"}[pk]
+            raise InputError(f"--model {args.model} but --before/--after hold {held}; drop --model or pass "
+                             f"{args.model} models")
+        kind = pk
     if kind == "field":
         field_backend()  # fail fast, before reading pages
     out_root = ensure_writable_dir(args.output)

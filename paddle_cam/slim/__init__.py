@@ -2,9 +2,11 @@
 
 - :mod:`.prune`: PaddleSlim's dygraph filter pruners (L1-norm, FPGM) on Paddle 3, FLOPs/params,
   export to inference folders that ``load_detector`` reloads;
-- :mod:`.finetune`: short recovery fine-tuning of a pruned DB detector on generated invoices;
-- :mod:`.metrics`: detection precision/recall/hmean (ICDAR IoU matching) and map drift
-  (Spearman, SSIM, top-k IoU).
+- :mod:`.finetune`: short recovery fine-tuning on generated invoices: a pruned DB detector with
+  the full DB loss (shrink, threshold and binary maps), a pruned classifier with its recipe;
+- :mod:`.metrics`: detection precision/recall/hmean (ICDAR 2015 IoU matching and ICDAR 2013
+  DetEval) and map drift (Spearman, SSIM, top-k IoU, from :mod:`paddle_cam.metrics.similarity`);
+- :mod:`.drift`, :mod:`.field_compare`: explanations of fixed targets across model variants.
 """
 from .prune import (DET_PROTECTED, PRUNERS, PruneResult, check_ratio, count_flops, count_params, prune_detector,
                     prune_model, save_inference, slim_compat)

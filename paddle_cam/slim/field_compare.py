@@ -8,7 +8,8 @@ score)`` pairs, dicts with ``class_id``/``label``, or a score matrix) and ``.lab
 ``load``), and a module-level ``field_of_line(gt_line)`` giving a ground-truth line's class
 (otherwise its ``field``). ``paddle_cam.invoice.fields.FieldClassifier`` is the one the tool imports.
 
-Inputs are the ground-truth lines of every page; quality is accuracy against each line's class
+Inputs are the ground-truth lines of every page (grown to detector boxes by the backend module's
+``detector_like_polygon`` when it has one); quality is accuracy against each line's class
 (lines whose class is not one of ``.labels`` are skipped); drift compares each input's map for the
 *base* model's predicted class on every variant, over the whole input.
 """
@@ -73,6 +74,15 @@ def _gt_class(FieldClassifier):
     return fn if callable(fn) else (lambda line: line.get("field"))
 
 
+def _input_polygon(FieldClassifier):
+    """The backend's ``detector_like_polygon`` (ground-truth glyph box -> the box a DB detector
+    gives for it) when its module has one: the classifier is trained and deployed on detector
+    boxes. Identity otherwise."""
+    mod = sys.modules.get(FieldClassifier.__module__)
+    fn = getattr(mod, "detector_like_polygon", None)
+    return fn if callable(fn) else (lambda poly: poly)
+
+
 def _as_batch(x) -> np.ndarray:
     return (x.numpy() if isinstance(x, paddle.Tensor) else np.asarray(x)).astype(np.float32)
 
@@ -91,12 +101,15 @@ def compare_field(FieldClassifier, args, pages, out_root: str):
     base_fc = _load(FieldClassifier, source, "--before" if args.before else ("--model_dir" if source else ""))
     labels = list(base_fc.labels)
     gt_class = _gt_class(FieldClassifier)
+    as_input = _input_polygon(FieldClassifier)
+    method = args.method or getattr(base_fc, "default_method", None) or "gradcam"
+    args.method = method
     crops = []  # (page, batch, gt class ids or None per input)
     for pg in pages:
         if not pg.gt or not pg.gt.get("lines"):
             continue
         lines = pg.gt["lines"]
-        batch = _as_batch(base_fc.prepare(pg.image, [ln["polygon"] for ln in lines]))
+        batch = _as_batch(base_fc.prepare(pg.image, [as_input(ln["polygon"]) for ln in lines]))
         gt = [labels.index(c) if (c := gt_class(ln)) in labels else None for ln in lines]
         crops.append((pg, batch, gt))
     shape = [1] + list(crops[0][1].shape[1:])
@@ -130,6 +143,9 @@ def compare_field(FieldClassifier, args, pages, out_root: str):
             except Exception:
                 pass
             variants.append(v)
+        if getattr(args, "finetune_steps", 0):
+            variants += _finetune_field(FieldClassifier, args, [v for v in variants if v.ratio is not None], out_root,
+                                        shape)
     b0 = crops[0][1]
     for v in variants:
         v.model.model.eval()
@@ -158,8 +174,13 @@ def compare_field(FieldClassifier, args, pages, out_root: str):
     for v in variants:
         vdl = VisualDLRun(args.vdl_dir, v.name) if args.vdl_dir else None
         try:
-            cam = get_method(args.method)(v.model.model, layers)
-            correct = total = 0
+            if vdl is not None:  # training curves, written into the variant's own run
+                for step, r in enumerate(getattr(v, "train_log", None) or []):
+                    for k in ("loss", "acc", "lr"):
+                        vdl.scalar(f"train/{k}", r[k], step=step)
+            cam = get_method(method)(v.model.model, layers)
+            correct = total = fields_correct = fields_total = 0
+            other = labels.index("other") if "other" in labels else None
             rows_all = []
             for pg, batch, gt in crops:
                 pred = class_ids(v.model.predict(batch), labels)
@@ -169,6 +190,9 @@ def compare_field(FieldClassifier, args, pages, out_root: str):
                     if g is not None:
                         total += 1
                         correct += int(p == g)
+                        if g != other:
+                            fields_total += 1
+                            fields_correct += int(p == g)
                 grids = []
                 targets = [ClassifierOutputTarget(c) for c in base_pred[pg.name]]
                 for i in range(0, len(batch), CAM_CHUNK):
@@ -208,7 +232,9 @@ def compare_field(FieldClassifier, args, pages, out_root: str):
                             if r[k] is not None:
                                 vdl.scalar(f"{pg.name}/drift/{k}", r[k], step=r["crop"])
             acc = correct / total if total else None
-            rec = {"name": v.name, "kind": "field", "pruner": v.pruner, "ratio": v.ratio, "finetune_steps": 0,
+            acc_fields = fields_correct / fields_total if fields_total else None
+            rec = {"name": v.name, "kind": "field", "pruner": v.pruner, "ratio": v.ratio,
+                   "finetune_steps": v.finetune_steps,
                    "model_dir": v.model_dir, "params": v.params, "flops": v.flops,
                    "latency_ms": round(v.latency_ms, 2), "latency_dygraph_ms": round(v.latency_dygraph_ms, 2),
                    "accuracy": acc, "hmean": None,
@@ -216,7 +242,8 @@ def compare_field(FieldClassifier, args, pages, out_root: str):
                    "ssim": mean_or_none(r["ssim"] for r in rows_all),
                    "topk_iou": mean_or_none(r["topk_iou"] for r in rows_all),
                    "energy_in_box": None, "targets": len(rows_all), "parity_max_abs_diff": v.parity,
-                   "prune": v.prune}
+                   "prune": v.prune, "finetune": v.finetune, "accuracy_fields": acc_fields,
+                   "field_lines": fields_total}
             v.metrics["record"] = rec
             if vdl is not None:
                 for k in ("accuracy", "spearman", "ssim", "topk_iou"):
@@ -229,3 +256,62 @@ def compare_field(FieldClassifier, args, pages, out_root: str):
                 vdl.close()
     return variants
 
+
+
+FT_SEED0 = 10_000  # the committed classifier's own training pages (tools/train_field_cls.py Data.train_seed)
+
+
+def field_training_windows(pages: int, seed0: int = FT_SEED0):
+    """(uint8 windows, labels) of ``pages`` generated invoices, made exactly as
+    ``tools/train_field_cls.py`` makes its training data (detector-like boxes, jitter, counterfactual
+    windows): recovery fine-tuning uses the distribution the model was trained on."""
+    from ..apps.train_field_cls import DEFAULTS, page_samples
+
+    d = DEFAULTS["Data"]
+    data = {k: d[k] for k in ("other_keep", "hard_other_keep", "field_copies", "shortcut", "context_drop",
+                              "evidence_drop")}
+    res = [page_samples((seed0 + i, "train", data)) for i in range(pages)]
+    return np.concatenate([r["x"] for r in res]), np.concatenate([r["y"] for r in res])
+
+
+def _finetune_field(FieldClassifier, args, pruned, out_root: str, shape):
+    """``<name>_ft`` variants: each pruned classifier fine-tuned for ``args.finetune_steps`` steps."""
+    from tqdm import tqdm
+
+    from ..apps.prune_compare import Variant
+    from .finetune import ClassifierFinetuneConfig, finetune_classifier
+    from .prune import save_inference
+
+    try:
+        from ..invoice.fields import normalize_u8
+    except ImportError as e:  # pragma: no cover - the backend is the project's own
+        raise InputError(f"--finetune_steps for --model field needs paddle_cam.invoice.fields ({e})") from None
+    cfg = ClassifierFinetuneConfig(steps=args.finetune_steps, pages=getattr(args, "finetune_pages", 16))
+    if getattr(args, "finetune_batch", None):
+        cfg.batch_size = args.finetune_batch
+    if getattr(args, "finetune_lr", None):
+        cfg.lr = args.finetune_lr
+    with tqdm(total=cfg.pages, desc="render training invoices", unit="page", disable=None, file=sys.stderr) as bar:
+        x_u8, y = field_training_windows(cfg.pages)
+        bar.update(cfg.pages)
+    out = []
+    for pv in pruned:
+        fc = FieldClassifier.load(pv.model_dir)
+        v = Variant(pv.name + "_ft", fc, None, pv.pruner, pv.ratio, finetune_steps=cfg.steps, prune=pv.prune)
+        with tqdm(total=cfg.steps, desc=f"fine-tune {pv.name}", unit="step", disable=None, file=sys.stderr) as bar:
+            def on_step(step, rec, bar=bar):
+                bar.update(1)
+                bar.set_postfix(loss=f"{rec['loss']:.3f}")
+
+            logs = finetune_classifier(fc.model, cfg, x_u8, y, normalize_u8, len(fc.labels), on_step)
+        v.train_log = logs
+        v.finetune = {"steps": cfg.steps, "batch_size": cfg.batch_size, "lr": cfg.lr, "pages": cfg.pages,
+                      "samples": int(len(y)), "loss_first": logs[0]["loss"],
+                      "loss_last10": float(np.mean([r["loss"] for r in logs[-10:]]))}
+        slim = {"Slim": {"base_model": pv.model_dir, "pruner": pv.pruner, "ratio": pv.ratio,
+                         "finetune_steps": cfg.steps}}
+        ycfg = fc.inference_yml(slim) if hasattr(fc, "inference_yml") else slim
+        v.model_dir = save_inference(fc.model, os.path.join(out_root, "models", v.name), [None] + shape[1:], ycfg)
+        v.model = FieldClassifier.load(v.model_dir)
+        out.append(v)
+    return out
