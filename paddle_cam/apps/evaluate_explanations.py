@@ -186,17 +186,10 @@ def find_invoices(root: str) -> List[Tuple[str, str]]:
 
 # --- geometry ------------------------------------------------------------------------------
 
-def polygon_iou(a, b) -> float:
-    """IoU of two polygons (shapely; invalid ones repaired with buffer(0))."""
-    from shapely.geometry import Polygon
-
-    pa, pb = Polygon(np.asarray(a, float)).buffer(0), Polygon(np.asarray(b, float)).buffer(0)
-    inter = pa.intersection(pb).area
-    return float(inter / pa.union(pb).area) if inter > 0 else 0.0
-
-
 def match_lines(boxes: Sequence[dict], gt_lines: Sequence[dict], min_iou: float = 0.5) -> List[Tuple[int, dict, float]]:
     """(detected box index, its ground-truth line, IoU) for boxes matching a line at >= min_iou."""
+    from ..ocr.regions import polygon_iou
+
     out = []
     for i, b in enumerate(boxes):
         best, line = 0.0, None

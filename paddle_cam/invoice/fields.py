@@ -52,7 +52,7 @@ import paddle
 
 from ..base import CAMResult
 from ..errors import InputError, ModelLoadError
-from ..ocr.regions import box_height
+from ..ocr.regions import box_height, polygon_iou
 
 FIELD_CLASSES: Tuple[str, ...] = (
     "invoice_code", "invoice_number", "date", "check_code", "buyer_name", "buyer_tax_id", "seller_name",
@@ -103,20 +103,6 @@ gt_class = field_of_line  # the name the QA tool uses
 
 def _bbox(p: np.ndarray) -> Tuple[float, float, float, float]:
     return float(p[:, 0].min()), float(p[:, 1].min()), float(p[:, 0].max()), float(p[:, 1].max())
-
-
-def polygon_iou(a: Polygon, b: Polygon) -> float:
-    """Intersection over union of two simple polygons (0 when either is degenerate)."""
-    from shapely.geometry import Polygon as SPolygon
-
-    pa, pb = SPolygon(np.asarray(a, np.float64)), SPolygon(np.asarray(b, np.float64))
-    if not pa.is_valid:
-        pa = pa.buffer(0)
-    if not pb.is_valid:
-        pb = pb.buffer(0)
-    inter = pa.intersection(pb).area
-    union = pa.area + pb.area - inter
-    return float(inter / union) if union > 0 else 0.0
 
 
 def match_to_gt(det_polygons: Sequence[Polygon], gt_polygons: Sequence[Polygon],

@@ -22,6 +22,18 @@ def grown_polygon(polygon: Sequence[Sequence[float]], margin: float) -> np.ndarr
     return np.asarray(grown.exterior.coords[:-1], np.float64)
 
 
+def polygon_iou(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]]) -> float:
+    """Intersection over union of two simple polygons (0 when either is degenerate)."""
+    pa, pb = Polygon(np.asarray(a, np.float64)), Polygon(np.asarray(b, np.float64))
+    if not pa.is_valid:
+        pa = pa.buffer(0)
+    if not pb.is_valid:
+        pb = pb.buffer(0)
+    inter = pa.intersection(pb).area
+    union = pa.area + pb.area - inter
+    return float(inter / union) if union > 0 else 0.0
+
+
 def energy_in_box(raw_map: np.ndarray, polygon: Sequence[Sequence[float]], grow: float = 0.5) -> float:
     """Share of the positive map's mass inside the box grown by ``grow`` x box height per side.
 
