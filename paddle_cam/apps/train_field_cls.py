@@ -33,7 +33,7 @@ DEFAULTS = {
                "export_inference": True},
     "Data": {"train_seed": 10000, "train_pages": 260, "eval_seed": 90000, "eval_pages": 20, "other_keep": 0.25,
              "hard_other_keep": 1.0, "field_copies": 1, "shortcut": False,
-             "context_drop": 0.5, "evidence_drop": 0.5},
+             "context_drop": 0.5, "evidence_drop": 0.5, "context_swap": 0.0},
     "Model": {"scale": 0.25},
     "Train": {"epochs": 4, "batch_size": 64, "lr": 0.004, "warmup_steps": 100, "weight_decay": 0.0001,
               "label_smoothing": 0.05, "class_weight_power": 0.5, "log_every": 10},
@@ -121,7 +121,8 @@ def page_samples(job):
     if kind == "train":
         rng = np.random.RandomState(seed)  # jitter depends on the page only: same data in every run
         p_ctx, p_ink = float(data["context_drop"]), float(data["evidence_drop"])
-        bg = page_planes(paper_background(page, median_glyph_px(gt))) if p_ctx > 0 or p_ink > 0 else None
+        p_swap = float(data.get("context_swap", 0.0))
+        bg = page_planes(paper_background(page, median_glyph_px(gt))) if max(p_ctx, p_ink, p_swap) > 0 else None
         for j, ln in enumerate(gt["lines"]):
             f = field_of_line(ln)
             keep = float(data["hard_other_keep"]) if hard_negative(ln) else float(data["other_keep"])
@@ -142,6 +143,11 @@ def page_samples(job):
                 if rng.rand() < p_ink:
                     xs.append(window_u8_mixed(planes, bg, poly, spec, own[:1], keep=False))
                     ys.append(FIELD_CLASSES.index("other"))
+                if p_swap > 0 and rng.rand() < p_swap:
+                    k = int(rng.randint(len(gt["lines"])))
+                    other = window_u8(planes, detector_like_polygon(gt["lines"][k]["polygon"]), spec)
+                    xs.append(window_u8_mixed(planes, bg, poly, spec, own, keep=True, fill=other))
+                    ys.append(FIELD_CLASSES.index(f))
     else:
         polys = _detector()(page)
         match = match_to_gt(polys, [ln["polygon"] for ln in gt["lines"]])
@@ -347,7 +353,7 @@ def main(argv=None) -> int:
     t0 = time.time()
 
     data = {k: d[k] for k in ("other_keep", "hard_other_keep", "field_copies", "shortcut", "context_drop",
-                              "evidence_drop")}
+                              "evidence_drop", "context_swap")}
     workers = max(1, int(g["workers"]))
     res = generate([(s, "train", data) for s in tr_seeds] + [(s, "eval", data) for s in ev_seeds], workers, "pages")
     train_res, eval_res = res[:len(tr_seeds)], res[len(tr_seeds):]

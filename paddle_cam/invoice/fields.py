@@ -248,16 +248,18 @@ def paper_background(page_bgr: np.ndarray, glyph_px: float = 24.0) -> np.ndarray
 
 
 def window_u8_mixed(planes: np.ndarray, bg_planes: np.ndarray, polygon: Polygon, spec: WindowSpec,
-                    regions: Sequence[Polygon], keep: bool) -> np.ndarray:
+                    regions: Sequence[Polygon], keep: bool, fill: Optional[np.ndarray] = None) -> np.ndarray:
     """:func:`window_u8` with page content replaced by paper outside (``keep``) or inside
-    (``not keep``) ``regions`` (page-pixel polygons); the marker channel is unchanged.
+    (``not keep``) ``regions`` (page-pixel polygons); the marker channel is unchanged. ``fill``
+    (a (3, H, W) window) replaces with its content instead of paper.
 
-    Counterfactual windows for training: "the line and its labels alone" and "no ink on the line".
+    Counterfactual windows for training: "the line and its labels alone", "the line and its labels
+    in another line's surroundings" and "no ink on the line".
     """
     win = compute_window(polygon, spec)
     x0, y0, x1, y1 = win
     a = window_u8(planes, polygon, spec, win)
-    b = window_u8(bg_planes, polygon, spec, win)
+    b = fill if fill is not None else window_u8(bg_planes, polygon, spec, win)
     mask = np.zeros((y1 - y0, x1 - x0), np.float32)
     for r in regions:
         pts = np.round((np.asarray(r, np.float64).reshape(-1, 2) - (x0, y0)) * 16).astype(np.int32)
