@@ -33,7 +33,7 @@ DEFAULTS = {
                "export_inference": True},
     "Data": {"train_seed": 10000, "train_pages": 260, "eval_seed": 90000, "eval_pages": 20, "other_keep": 0.25,
              "hard_other_keep": 1.0, "field_copies": 1, "shortcut": False,
-             "context_drop": 0.5, "evidence_drop": 0.5, "context_swap": 0.0},
+             "context_drop": 0.5, "evidence_drop": 0.5, "context_swap": 0.5},
     "Model": {"scale": 0.25},
     "Train": {"epochs": 4, "batch_size": 64, "lr": 0.004, "warmup_steps": 100, "weight_decay": 0.0001,
               "label_smoothing": 0.05, "class_weight_power": 0.5, "log_every": 10},
@@ -108,7 +108,7 @@ def page_samples(job):
     from paddle_cam.invoice.fields import (FIELD_CLASSES, WindowSpec, detector_like_polygon, field_of_line,
                                            match_to_gt, page_planes, paper_background, window_u8, window_u8_mixed)
     from paddle_cam.invoice.pointing import draw_cues, own_regions
-    from paddle_cam.ocr.regions import box_height
+    from paddle_cam.ocr.regions import box_height, grown_polygon
 
     seed, kind, data = job
     spec = WindowSpec()
@@ -131,7 +131,18 @@ def page_samples(job):
                 poly = detector_like_polygon(ln["polygon"], rng)
                 xs.append(window_u8(planes, poly, spec))
                 ys.append(FIELD_CLASSES.index(f))
-                if f == "other" or bg is None:
+                if bg is None:
+                    continue
+                if f == "other":
+                    # the same counterfactual for 'other' lines that look like a field: the line and
+                    # its own column header / label in another line's surroundings is still 'other'
+                    if p_swap > 0 and hard_negative(ln) and rng.rand() < p_swap:
+                        mine = [grown_polygon(l["polygon"], 0.3 * box_height(ln["polygon"])) for l in gt["lines"]
+                                if l is ln or (l["role"] == "label" and l["field"] == ln["field"])]
+                        k = int(rng.randint(len(gt["lines"])))
+                        other = window_u8(planes, detector_like_polygon(gt["lines"][k]["polygon"]), spec)
+                        xs.append(window_u8_mixed(planes, bg, poly, spec, mine, keep=True, fill=other))
+                        ys.append(FIELD_CLASSES.index(f))
                     continue
                 # Counterfactuals, so that the evidence is the value and its label and not the
                 # layout around them: the line with its labels alone still is the field; a box
