@@ -5,6 +5,8 @@ before/after model comparisons. numpy + OpenCV only (no scikit-image).
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import cv2
 import numpy as np
 
@@ -103,11 +105,19 @@ def topk_mask(a: np.ndarray, k: float) -> np.ndarray:
     return m.reshape(np.shape(a))
 
 
-def topk_iou(a: np.ndarray, b: np.ndarray, k: float = 0.1) -> float:
-    """IoU of the top-``k`` fractions of two maps (1 = same most salient pixels)."""
+def topk_iou(a: np.ndarray, b: np.ndarray, k: float = 0.1, positive_only: bool = False,
+             empty: Optional[float] = 1.0) -> Optional[float]:
+    """IoU of the top-``k`` fractions of two maps (1 = same most salient pixels).
+
+    ``positive_only``: pixels <= 0 never count (the top set of a sparse ReLU map is otherwise
+    filled up with zeros in raster order, and two sparse maps share those); ``empty`` is returned
+    when both top sets are empty."""
     ma, mb = topk_mask(a, k), topk_mask(b, k)
+    if positive_only:
+        ma &= np.asarray(a) > 0
+        mb &= np.asarray(b) > 0
     union = np.logical_or(ma, mb).sum()
-    return float(np.logical_and(ma, mb).sum() / union) if union else 1.0
+    return float(np.logical_and(ma, mb).sum() / union) if union else empty
 
 
 def compare_maps(a: np.ndarray, b: np.ndarray, k: float = 0.1) -> dict:

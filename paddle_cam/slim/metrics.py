@@ -259,14 +259,8 @@ def ssim(a: np.ndarray, b: np.ndarray, data_range: Optional[float] = None) -> Op
 
 def topk_iou(a: np.ndarray, b: np.ndarray, frac: float = 0.1) -> Optional[float]:
     """IoU of the top-``frac`` pixel sets of two maps, positive pixels only (None when both sets
-    are empty). ``similarity.topk_iou`` fills the top set up to exactly k% and breaks ties by
-    position, so two sparse ReLU maps would share their first zero pixels; here zeros never count."""
-    ma = similarity.topk_mask(a, frac) & (np.asarray(a) > 0)
-    mb = similarity.topk_mask(b, frac) & (np.asarray(b) > 0)
-    union = np.logical_or(ma, mb).sum()
-    if union == 0:
-        return None
-    return float(np.logical_and(ma, mb).sum() / union)
+    are empty): zeros of sparse ReLU maps never count as shared salient pixels."""
+    return similarity.topk_iou(a, b, frac, positive_only=True, empty=None)
 
 
 def mean_or_none(values) -> Optional[float]:
