@@ -462,22 +462,6 @@ def field_cascade(model) -> List[str]:
     return [n for n in default_cascade(model) if n != "encoder"] + blocks + stem
 
 
-def field_baseline(x: np.ndarray, query_channels: Sequence[int], kind: str = "paper") -> np.ndarray:
-    """Removed-pixel fill of one field-classifier input: paper (the window's median luminance and
-    chroma: paper-white, no colour), ``white`` (luminance 255, chroma 0) or ``blur``; the query
-    channels stay as they are: the line marker says *which* line is asked about, removing it would
-    change the question, not the evidence."""
-    from ..metrics.faithfulness import make_baseline
-
-    if kind == "white":
-        b = make_baseline(x, "white", white=[1.0] + [-1.0] * (x.shape[0] - 1))
-    else:
-        b = make_baseline(x, "blur" if kind == "blur" else "paper")
-    for c in query_channels:
-        b[c] = x[c]
-    return b
-
-
 def page_region_mask(polygons: Sequence, hw: Tuple[int, int]) -> np.ndarray:
     """(H, W) bool union of page polygons."""
     import cv2
@@ -503,6 +487,8 @@ def evaluate_field(cfg: dict, clf, log=print, detect=None) -> dict:
 
     labels = list(clf.labels)
     layers = [clf.default_layer]
+    from ..invoice.fields import field_baseline
+
     query = tuple(getattr(clf, "query_channels", (2,)))  # channel 2 is the line marker (invoice/fields.py)
     cascade = field_cascade(clf.model)
     detect = detect or PageDetector()

@@ -1,20 +1,21 @@
 #!/usr/bin/env python
 """Train the invoice-field classifier (PP-LCNet) on generated invoices, reproducibly, on CPU.
 
-    python tools/train_field_cls.py                                  # -> demo_docs/field_cls, 9-14 min on 2 cores
+    python tools/train_field_cls.py                                  # -> demo_docs/field_cls, ~15 min on 2 cores
     python tools/train_field_cls.py --vdl_dir runs                   # loss / accuracy curves in VisualDL
     python tools/train_field_cls.py --shortcut                       # cue model -> demo_docs/field_cls_shortcut
     python tools/train_field_cls.py -o Data.train_pages=100 Train.epochs=2 --output /tmp/fc
 
-Data: invoices rendered with seeds Data.train_seed .. +train_pages; every ground-truth line,
-its polygon grown and jittered like a DB detector's box (``detector_like_polygon``), labelled
-with its schema field (label lines are ``other``). Class imbalance: ``other`` lines that look
+Data: invoices rendered with seeds Data.train_seed .. +train_pages and detected by PP-OCRv4;
+every ground-truth line, in the detector's own box where one matches it (Data.detector_boxes),
+else in its polygon grown and jittered like a DB box (``detector_like_polygon``), labelled with
+its schema field (label lines are ``other``). Class imbalance: ``other`` lines that look
 like a field (field labels, the stamp's copy of the seller, 机器编号, price/quantity columns) are
 all kept, the remaining ``other`` lines are subsampled (Data.other_keep), and the loss is weighted
 by inverse square-root class frequency. Seeds: fixed ``paddle.seed``/numpy seeds, jitter drawn
 from each page's own seed, data order from Global.seed; two runs give bit-identical weights. Evaluation: invoices of another seed range,
-detected by the PP-OCRv4 detector, boxes matched to ground truth by IoU >= 0.5 (what the QA
-tool feeds the classifier). The model of the last epoch is saved; the evaluation pages are
+detected by the PP-OCRv4 detector, boxes matched to ground-truth lines grown like DB boxes by
+IoU >= 0.5 (``match_detections``; what the QA tool feeds the classifier). The model of the last epoch is saved; the evaluation pages are
 never used to choose anything (their per-epoch accuracy is logged for the curves only).
 
 Writes OUT/model.pdparams, OUT/inference.{json,pdiparams,yml} and OUT/metrics.json.
@@ -33,16 +34,23 @@ DEFAULTS = {
                "export_inference": True},
     "Data": {"train_seed": 10000, "train_pages": 260, "eval_seed": 90000, "eval_pages": 20, "other_keep": 0.25,
              "hard_other_keep": 1.0, "field_copies": 1, "shortcut": False,
-             "context_drop": 0.5, "evidence_drop": 0.5, "context_swap": 0.5},
+             "context_drop": 0.5, "evidence_drop": 0.5, "context_swap": 0.5, "detector_boxes": 1.0},
     "Model": {"scale": 0.25},
     "Train": {"epochs": 4, "batch_size": 64, "lr": 0.004, "warmup_steps": 100, "weight_decay": 0.0001,
               "label_smoothing": 0.05, "class_weight_power": 0.5, "log_every": 10},
-    "Report": {"pointing_pages": 20, "grow_px": 4.0},
+    # The model's default explanation method (inference.yml Explain.default_method): the candidate
+    # whose peaks land on the decided line or its label most often on pages of their own seed
+    # range, neither trained on nor evaluated on.
+    "Explain": {"candidates": ["layercam", "integrated_gradients"], "select_seed": 80000, "select_pages": 8},
+    "Report": {"pointing_pages": 20, "grow_px": 4.0, "compare_methods": False},
 }
+# what page_samples reads of the Data section
+DATA_KEYS = ("other_keep", "hard_other_keep", "field_copies", "shortcut", "context_drop", "evidence_drop",
+             "context_swap", "detector_boxes")
 # The demonstration model: a short run, kept small (training weights + inference.yml only).
 SHORTCUT = {"Global": {"export_inference": False},
             "Data": {"train_seed": 30000, "train_pages": 100, "eval_pages": 4, "context_drop": 0.0, "evidence_drop": 0.0},
-            "Train": {"epochs": 3}, "Report": {"pointing_pages": 0}}
+            "Train": {"epochs": 3}, "Explain": {"select_pages": 0}, "Report": {"pointing_pages": 0}}
 
 
 def parse_args(argv=None):
@@ -106,7 +114,7 @@ def page_samples(job):
 
     from paddle_cam.demo.invoice import render_invoice
     from paddle_cam.invoice.fields import (FIELD_CLASSES, WindowSpec, detector_like_polygon, field_of_line,
-                                           match_to_gt, page_planes, paper_background, window_u8, window_u8_mixed)
+                                           match_detections, page_planes, paper_background, window_u8, window_u8_mixed)
     from paddle_cam.invoice.pointing import draw_cues, own_regions
     from paddle_cam.ocr.regions import box_height, grown_polygon
 
@@ -120,6 +128,17 @@ def page_samples(job):
     out = {"seed": seed, "kind": kind}
     if kind == "train":
         rng = np.random.RandomState(seed)  # jitter depends on the page only: same data in every run
+        # The boxes the classifier will see are PP-OCRv4's: digits-only lines 2x as tall as their
+        # glyphs, a label merged into its value's box. With probability Data.detector_boxes a line
+        # is shown in the detector's box that matches it, else (and when none does) in a jittered
+        # box grown like one. All-detector boxes read best (98.7% of field lines) but point worst
+        # (LayerCAM peaks on the line or its label for 60% of decisions, 79% at one half).
+        det_box = {}
+        p_det = float(data["detector_boxes"])
+        if p_det > 0:
+            polys = _detector()(page)
+            det_box = {j: np.asarray(polys[i], np.float64) for i, j in enumerate(match_detections(polys, gt["lines"]))
+                       if j is not None}
         p_ctx, p_ink = float(data["context_drop"]), float(data["evidence_drop"])
         p_swap = float(data.get("context_swap", 0.0))
         bg = page_planes(paper_background(page, median_glyph_px(gt))) if max(p_ctx, p_ink, p_swap) > 0 else None
@@ -127,8 +146,9 @@ def page_samples(job):
             f = field_of_line(ln)
             keep = float(data["hard_other_keep"]) if hard_negative(ln) else float(data["other_keep"])
             copies = int(data["field_copies"]) if f != "other" else int(rng.rand() < keep)
-            for _ in range(copies):
-                poly = detector_like_polygon(ln["polygon"], rng)
+            for c in range(copies):
+                use_det = c == 0 and j in det_box and (p_det >= 1 or rng.rand() < p_det)
+                poly = det_box[j] if use_det else detector_like_polygon(ln["polygon"], rng)
                 xs.append(window_u8(planes, poly, spec))
                 ys.append(FIELD_CLASSES.index(f))
                 if bg is None:
@@ -161,12 +181,12 @@ def page_samples(job):
                     ys.append(FIELD_CLASSES.index(f))
     else:
         polys = _detector()(page)
-        match = match_to_gt(polys, [ln["polygon"] for ln in gt["lines"]])
+        match = match_detections(polys, gt["lines"])
         for poly, j in zip(polys, match):
             if j is not None:
                 xs.append(window_u8(planes, poly, spec))
                 ys.append(FIELD_CLASSES.index(field_of_line(gt["lines"][j])))
-        out.update(polygons=polys, match=match)
+        out.update(polygons=polys, match=match, page=page, gt=gt)  # the report needs the page again
     h, w = spec.input_hw
     out["x"] = np.stack(xs) if xs else np.zeros((0, 3, h, w), np.uint8)
     out["y"] = np.asarray(ys, np.int64)
@@ -303,6 +323,29 @@ def train(cfg, x_u8, y, eval_x, eval_y, vdl):
 # ----------------------------------------------------------------------------- saving
 
 
+def cases_of(results) -> list:
+    """``PageCase`` of pages generated as ``eval``."""
+    from paddle_cam.invoice.pointing import PageCase
+
+    return [PageCase(r["seed"], r["page"], r["gt"], r["polygons"], r["match"]) for r in results]
+
+
+def select_method(model, results, candidates, grow_px: float) -> dict:
+    """Pointing game of each candidate method on the selection pages; the best one (ties: the
+    first listed) becomes the model's default. Empty without pages or candidates."""
+    from paddle_cam.invoice.fields import FIELD_CLASSES, FieldClassifier
+    from paddle_cam.invoice.pointing import pointing_game
+
+    if not results or not candidates:
+        return {}
+    clf, cases = FieldClassifier(model, FIELD_CLASSES), cases_of(results)
+    rates = {m: pointing_game(clf, cases, method=m, grow_px=grow_px)["rate"] or 0.0 for m in candidates}
+    best = max(candidates, key=lambda m: rates[m])  # max() keeps the first of equal rates
+    print("explanation method on selection pages: " + ", ".join(f"{m} {100 * r:.1f}%" for m, r in rates.items())
+          + f" -> {best}", file=sys.stderr)
+    return {"method": best, "layer": clf.default_layer, "rates": {m: round(r, 4) for m, r in rates.items()}}
+
+
 def save_model(model, out_dir: str, extra_yml: dict, export_inference: bool = True) -> str:
     """model.pdparams, inference.yml and (``export_inference``) the inference program
     (paddle.jit.save: inference.json + inference.pdiparams); returns out_dir."""
@@ -357,17 +400,22 @@ def main(argv=None) -> int:
     tr0, ev0 = int(d["train_seed"]), int(d["eval_seed"])
     tr_seeds = list(range(tr0, tr0 + int(d["train_pages"])))
     ev_seeds = list(range(ev0, ev0 + int(d["eval_pages"])))
+    xs0 = int(cfg["Explain"]["select_seed"])
+    sel_seeds = list(range(xs0, xs0 + int(cfg["Explain"]["select_pages"])))
     if set(tr_seeds) & set(ev_seeds):
         raise InputError(f"training seeds {tr0}..{tr_seeds[-1]} overlap evaluation seeds {ev0}..{ev_seeds[-1]}")
+    if set(sel_seeds) & (set(tr_seeds) | set(ev_seeds)):
+        raise InputError(f"Explain.select_seed pages {xs0}.. overlap the training or evaluation seeds; move them")
     out_dir = ensure_writable_dir(g["output"])
     set_device(g["device"])
     t0 = time.time()
 
-    data = {k: d[k] for k in ("other_keep", "hard_other_keep", "field_copies", "shortcut", "context_drop",
-                              "evidence_drop", "context_swap")}
+    data = {k: d[k] for k in DATA_KEYS}
     workers = max(1, int(g["workers"]))
-    res = generate([(s, "train", data) for s in tr_seeds] + [(s, "eval", data) for s in ev_seeds], workers, "pages")
-    train_res, eval_res = res[:len(tr_seeds)], res[len(tr_seeds):]
+    res = generate([(s, "train", data) for s in tr_seeds] + [(s, "eval", data) for s in ev_seeds + sel_seeds],
+                   workers, "pages")
+    train_res, eval_res = res[:len(tr_seeds)], res[len(tr_seeds):len(tr_seeds) + len(ev_seeds)]
+    sel_res = res[len(tr_seeds) + len(ev_seeds):]
     x = np.concatenate([r["x"] for r in train_res])
     y = np.concatenate([r["y"] for r in train_res])
     ex = np.concatenate([r["x"] for r in eval_res])
@@ -391,25 +439,25 @@ def main(argv=None) -> int:
         recipe["Global"] = {k: v for k, v in cfg["Global"].items() if k in ("seed", "export_inference")}
         extra = {"Training": {"train_seeds": [tr0, tr_seeds[-1]], "eval_seeds": [ev0, ev_seeds[-1]],
                               "shortcut_cue": shortcut, "config": recipe}}
+        selection = select_method(model, sel_res, list(cfg["Explain"]["candidates"]), float(cfg["Report"]["grow_px"]))
+        if selection:
+            extra["Explain"] = {"default_layer": selection["layer"], "default_method": selection["method"],
+                                "selected_on": {"seeds": [sel_seeds[0], sel_seeds[-1]],
+                                                "pointing_game": selection["rates"]}}
         export = bool(g["export_inference"])
         save_model(model, out_dir, extra, export)
 
         # --- report on held-out pages, through the saved inference folder (what users load) ---
         from paddle_cam.invoice.fields import FieldClassifier
-        from paddle_cam.invoice.pointing import (PageCase, attribution_table, evaluate, format_accuracy_table,
-                                                 occlusion_check, pointing_game)
-        from paddle_cam.demo.invoice import render_invoice
-
         from paddle_cam.invoice.fields import normalize_u8
+        from paddle_cam.invoice.pointing import (attribution_table, evaluate, explain_cases, format_accuracy_table,
+                                                 occlusion_check, pointing_game)
 
         ref = FieldClassifier.load(os.path.join(out_dir, "model.pdparams"))
         clf = FieldClassifier.load(out_dir) if export else ref
         probe = normalize_u8(ex[:32])
         parity = float(np.abs(clf.predict(probe) - ref.predict(probe)).max()) if export else None
-        cases = []
-        for r in eval_res:
-            page, gt = render_invoice(r["seed"])
-            cases.append(PageCase(r["seed"], page, gt, r["polygons"], r["match"]))
+        cases = cases_of(eval_res)
         metrics = evaluate(clf, cases)
         table = format_accuracy_table(metrics)
         report = {"model": {"name": clf.name, "scale": float(cfg["Model"]["scale"]), "labels": clf.labels,
@@ -430,18 +478,21 @@ def main(argv=None) -> int:
         if pcases:
             t2 = time.time()
             grow = float(cfg["Report"]["grow_px"])
-            pg = pointing_game(clf, pcases, grow_px=grow)
+            explained = explain_cases(clf, pcases)
+            pg = pointing_game(clf, pcases, grow_px=grow, explained=explained)
             report["pointing_game"] = pg
-            keep = ("hits", "total", "rate", "peak_at")
-            # the other methods at the default layer, and the default method one stage finer and
-            # one coarser, for the record
-            report["pointing_game_by_method"] = {
-                m: {k: v for k, v in pointing_game(clf, pcases, method=m, grow_px=grow).items() if k in keep}
-                for m in ("gradcam", "gradcampp", "xgradcam", "hirescam", "layercam")}
-            report["pointing_game_by_layer"] = {
-                layer: {k: v for k, v in pointing_game(clf, pcases, layers=[layer], grow_px=grow).items() if k in keep}
-                for layer in ("encoder.blocks.1", "encoder.blocks.2", "encoder.blocks.3")}
-            report["occlusion_check"] = occlusion_check(clf, pcases)
+            if cfg["Report"].get("compare_methods"):
+                keep = ("hits", "total", "rate", "peak_at")
+                # the other methods at the default layer, and the default method one stage finer
+                # and one coarser (a minute more on 2 cores, hence off by default)
+                report["pointing_game_by_method"] = {
+                    m: {k: v for k, v in pointing_game(clf, pcases, method=m, grow_px=grow).items() if k in keep}
+                    for m in ("gradcam", "gradcampp", "xgradcam", "hirescam", "layercam")}
+                report["pointing_game_by_layer"] = {
+                    layer: {k: v for k, v in pointing_game(clf, pcases, layers=[layer], grow_px=grow).items()
+                            if k in keep}
+                    for layer in ("encoder.blocks.1", "encoder.blocks.2", "encoder.blocks.3")}
+            report["occlusion_check"] = occlusion_check(clf, pcases, explained=explained)
             report["attribution_example"] = {"seed": pcases[0].seed, "lines": attribution_table(clf, pcases[0])}
             report["timing_s"] = {"pointing": round(time.time() - t2, 1)}
         report.setdefault("timing_s", {}).update({"data": round(t_data, 1), "train": round(t_train, 1),
@@ -471,7 +522,7 @@ def main(argv=None) -> int:
               f"({pg['method']} @ {', '.join(pg['layers'])}, grow {pg['grow_px']} px); peaks on "
               + ", ".join(f"{k} {v}" for k, v in pg["peak_at"].items()))
         for what in ("pointing_game_by_method", "pointing_game_by_layer"):
-            for key, r in report[what].items():
+            for key, r in report.get(what, {}).items():
                 print(f"  {key}: {r['hits']}/{r['total']} = {100 * (r['rate'] or 0):.1f}%")
         oc = report["occlusion_check"]
         print(f"occlusion ({oc['lines']} lines): blanking the line + its labels lowers the decided class's "

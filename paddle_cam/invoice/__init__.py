@@ -6,7 +6,7 @@
   attribution tables and the shortcut-learning cue.
 """
 from .fields import (FIELD_CLASSES, FIELD_ZH, FieldClassifier, FieldExplanation, WindowSpec, default_model_dir,
-                     field_of_line, gt_class, match_to_gt)
+                     field_of_line, gt_class, match_detections, match_to_gt)
 
 __all__ = ["FIELD_CLASSES", "FIELD_ZH", "FieldClassifier", "FieldExplanation", "WindowSpec", "default_model_dir",
-           "field_of_line", "gt_class", "match_to_gt"]
+           "field_of_line", "gt_class", "match_detections", "match_to_gt"]

@@ -2,7 +2,8 @@
 region attribution, and the spurious cue of the shortcut-learning demonstration.
 
 Every evaluation runs the way the QA tool does: the page is detected with the PP-OCRv4 DB
-detector and each detected box is matched one-to-one to a ground-truth line by IoU >= 0.5;
+detector and each detected box is matched one-to-one to a ground-truth line (grown like a DB box,
+:func:`~.fields.match_detections`) by IoU >= 0.5;
 only matched boxes are scored (unmatched boxes - merged label+value, split labels, stamp arcs -
 have no single true field). ``coverage`` reports how many ground-truth field values got a match.
 
@@ -21,7 +22,7 @@ import numpy as np
 
 from ..ocr.regions import box_height, grown_polygon, region_shares
 from .fields import (FIELD_CLASSES, FIELD_ZH, GENERATOR_TO_FIELD, FieldClassifier, FieldExplanation, field_of_line,
-                     match_to_gt)
+                     match_detections)
 
 IOU_THRESH = 0.5
 
@@ -70,7 +71,7 @@ def make_case(seed: int, detect: PageDetector, cue: bool = False, swap: Optional
     page, gt = render_invoice(seed)
     cue_lines = draw_cues(page, gt, swap) if cue else []
     polys = detect(page)
-    return PageCase(seed, page, gt, polys, match_to_gt(polys, [l["polygon"] for l in gt["lines"]], IOU_THRESH),
+    return PageCase(seed, page, gt, polys, match_detections(polys, gt["lines"], IOU_THRESH),
                     cue_lines)
 
 
@@ -184,25 +185,37 @@ def where_is(pt: Optional[Tuple[int, int]], gt: dict, gt_index: int, grow_px: fl
     return "other_text" if hit else "non_text"
 
 
+def field_pairs(case: PageCase) -> List[Tuple[int, int]]:
+    """(detected box, ground-truth line) of a page's matched lines whose true field is not ``other``."""
+    return [(i, j) for i, j in case.matched if case.true_field(j) != "other"]
+
+
+def explain_cases(clf: FieldClassifier, cases: Sequence[PageCase], method: Optional[str] = None,
+                  layers: Optional[Sequence[str]] = None) -> List[List[FieldExplanation]]:
+    """Explanations of the predicted field of every :func:`field_pairs` line, page by page: computed
+    once, shared by :func:`pointing_game` and :func:`occlusion_check`."""
+    return [clf.explain(c.page, [c.det_polygons[i] for i, _ in field_pairs(c)], method=method, layers=layers)
+            if field_pairs(c) else [] for c in cases]
+
+
 def pointing_game(clf: FieldClassifier, cases: Sequence[PageCase], method: Optional[str] = None,
                   layers: Optional[Sequence[str]] = None, grow_px: float = 4.0,
-                  keep_examples: int = 0) -> dict:
+                  keep_examples: int = 0, explained: Optional[List[List[FieldExplanation]]] = None) -> dict:
     """Explain the predicted field of every matched detected line whose true field is not
     ``other``; a hit when the peak of its page map lies on the line's own ground-truth polygon or
     on a label line of its field (:func:`own_regions`, grown by ``grow_px``).
 
     ``peak_at`` counts where all peaks went (:func:`where_is`), hits and misses alike.
+    ``explained``: :func:`explain_cases` of the same cases, method and layers, if already computed.
     """
     hits = total = 0
     per: Dict[str, List[int]] = {}
     at: Dict[str, int] = {}
     examples = []
-    for case in cases:
-        pairs = [(i, j) for i, j in case.matched if case.true_field(j) != "other"]
-        if not pairs:
-            continue
-        exps = clf.explain(case.page, [case.det_polygons[i] for i, _ in pairs], method=method, layers=layers)
-        for (i, j), ex in zip(pairs, exps):
+    if explained is None:
+        explained = explain_cases(clf, cases, method, layers)
+    for case, exps in zip(cases, explained):
+        for (i, j), ex in zip(field_pairs(case), exps):
             pt = peak(ex.page_raw)
             where = where_is(pt, case.gt, j, grow_px)
             hit = where in ("own_line", "own_label")
@@ -374,19 +387,20 @@ def shortcut_report(clf: FieldClassifier, seeds: Sequence[int], detect: PageDete
 
 
 def occlusion_check(clf: FieldClassifier, cases: Sequence[PageCase], method: Optional[str] = None,
-                    layers: Optional[Sequence[str]] = None) -> dict:
+                    layers: Optional[Sequence[str]] = None,
+                    explained: Optional[List[List[FieldExplanation]]] = None) -> dict:
     """Is the map's peak where the decision lives? For every matched field value line, the drop of
     the predicted class's probability when its own line + field labels are blanked, and when a
     region of the same pixel count centred on the map's peak is blanked (both in the model input;
     blank = paper luminance, no chroma, marker kept)."""
     drops_own, drops_peak = [], []
-    for case in cases:
-        pairs = [(i, j) for i, j in case.matched if case.true_field(j) != "other"]
+    if explained is None:
+        explained = explain_cases(clf, cases, method, layers)
+    for case, exps in zip(cases, explained):
+        pairs = field_pairs(case)
         if not pairs:
             continue
-        polys = [case.det_polygons[i] for i, _ in pairs]
-        x = clf.prepare(case.page, polys)
-        exps = clf.explain(case.page, polys, method=method, layers=layers)
+        x = clf.prepare(case.page, [case.det_polygons[i] for i, _ in pairs])
         h, w = clf.spec.input_hw
         variants = []
         for (i, j), ex, xi in zip(pairs, exps, x):

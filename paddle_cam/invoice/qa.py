@@ -11,7 +11,7 @@ import numpy as np
 from ..ocr.orientation import flipped_fraction, rotate, vertical_fraction
 from ..ocr.regions import energy_in_box, region_shares
 from ..ocr.targets import polygon_mask
-from .fields import match_to_gt
+from .fields import match_detections
 
 
 @dataclass
@@ -147,6 +147,6 @@ def redact(page_bgr: np.ndarray, keep_polygons: Sequence, margin: int = 4) -> np
 
 def match_boxes_to_gt(box_polys: Sequence, gt_lines: Sequence[dict], iou: float = 0.5) -> Dict[int, int]:
     """Greedy one-to-one match of detected boxes to ground-truth lines by polygon IoU:
-    {box index: line index} (see :func:`paddle_cam.invoice.fields.match_to_gt`)."""
-    m = match_to_gt(box_polys, [l["polygon"] for l in gt_lines], iou)
+    {box index: line index} (see :func:`paddle_cam.invoice.fields.match_detections`)."""
+    m = match_detections(box_polys, gt_lines, iou)
     return {i: j for i, j in enumerate(m) if j is not None}

@@ -263,13 +263,11 @@ FT_SEED0 = 10_000  # the committed classifier's own training pages (tools/train_
 
 def field_training_windows(pages: int, seed0: int = FT_SEED0):
     """(uint8 windows, labels) of ``pages`` generated invoices, made exactly as
-    ``tools/train_field_cls.py`` makes its training data (detector-like boxes, jitter, counterfactual
+    ``tools/train_field_cls.py`` makes its training data (detector boxes, jitter, counterfactual
     windows): recovery fine-tuning uses the distribution the model was trained on."""
-    from ..apps.train_field_cls import DEFAULTS, page_samples
+    from ..apps.train_field_cls import DATA_KEYS, DEFAULTS, page_samples
 
-    d = DEFAULTS["Data"]
-    data = {k: d[k] for k in ("other_keep", "hard_other_keep", "field_copies", "shortcut", "context_drop",
-                              "evidence_drop")}
+    data = {k: DEFAULTS["Data"][k] for k in DATA_KEYS}
     res = [page_samples((seed0 + i, "train", data)) for i in range(pages)]
     return np.concatenate([r["x"] for r in res]), np.concatenate([r["y"] for r in res])
 
