@@ -19,8 +19,8 @@ from paddle_cam.errors import InputError
 from paddle_cam.invoice.fields import (FIELD_CLASSES, FieldClassifier, default_model_dir, detector_like_polygon,
                                        field_of_line, match_detections, match_to_gt)
 from paddle_cam.invoice.pointing import (PageDetector, attribution, cue_energy, cue_mask, draw_cues, evaluate,
-                                         format_accuracy_table, format_attribution, make_case, occlusion_check,
-                                         pointing_game)
+                                         field_pairs, format_accuracy_table, format_attribution, make_case,
+                                         occlusion_check, pointing_game)
 
 pytestmark = pytest.mark.slow
 
@@ -108,7 +108,7 @@ def test_decisions_rest_on_the_line_and_its_labels(clf, cases):
 
 def test_explain_maps_on_the_page(clf, cases):
     case = cases[1]
-    pairs = [(i, j) for i, j in case.matched if case.true_field(j) != "other"][:6]
+    pairs = field_pairs(case)[:6]
     polys = [case.det_polygons[i] for i, _ in pairs]
     exps = clf.explain(case.page, polys)
     H, W = case.page.shape[:2]

@@ -481,15 +481,14 @@ def evaluate_field(cfg: dict, clf, log=print, detect=None) -> dict:
     explained. Localisation is measured on the page, as ``pointing.pointing_game`` does: the
     input map is pasted onto the line's window (``clf.map_to_page``), its peak classified with
     ``pointing.where_is`` and its positive mass shared out over ``pointing.own_regions``."""
-    from ..invoice.pointing import PageDetector, make_case, own_regions, peak, where_is
+    from ..invoice.fields import field_baseline
+    from ..invoice.pointing import PageDetector, field_pairs, make_case, own_regions, peak, where_is
     from ..metrics.faithfulness import class_score_fn, endpoint_scores
     from ..targets import ClassifierOutputTarget
 
     labels = list(clf.labels)
     layers = [clf.default_layer]
-    from ..invoice.fields import field_baseline
-
-    query = tuple(getattr(clf, "query_channels", (2,)))  # channel 2 is the line marker (invoice/fields.py)
+    query = tuple(clf.query_channels)
     cascade = field_cascade(clf.model)
     detect = detect or PageDetector()
     kind = "paper" if cfg["baseline"] == "road" else cfg["baseline"]
@@ -497,7 +496,7 @@ def evaluate_field(cfg: dict, clf, log=print, detect=None) -> dict:
     for seed in range(cfg["field_seed"], cfg["field_seed"] + cfg["field_pages"]):
         t_page = time.time()
         case = make_case(seed, detect)
-        pairs = [(i, j) for i, j in case.matched if case.true_field(j) != "other"]
+        pairs = field_pairs(case)
         pages.append({"seed": seed, "matched_field_lines": len(pairs)})
         if not pairs:
             log(f"field seed {seed}: no matched field line; skipped")

@@ -140,7 +140,7 @@ def page_samples(job):
             det_box = {j: np.asarray(polys[i], np.float64) for i, j in enumerate(match_detections(polys, gt["lines"]))
                        if j is not None}
         p_ctx, p_ink = float(data["context_drop"]), float(data["evidence_drop"])
-        p_swap = float(data.get("context_swap", 0.0))
+        p_swap = float(data["context_swap"])
         bg = page_planes(paper_background(page, median_glyph_px(gt))) if max(p_ctx, p_ink, p_swap) > 0 else None
         for j, ln in enumerate(gt["lines"]):
             f = field_of_line(ln)

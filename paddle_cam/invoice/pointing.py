@@ -194,8 +194,11 @@ def explain_cases(clf: FieldClassifier, cases: Sequence[PageCase], method: Optio
                   layers: Optional[Sequence[str]] = None) -> List[List[FieldExplanation]]:
     """Explanations of the predicted field of every :func:`field_pairs` line, page by page: computed
     once, shared by :func:`pointing_game` and :func:`occlusion_check`."""
-    return [clf.explain(c.page, [c.det_polygons[i] for i, _ in field_pairs(c)], method=method, layers=layers)
-            if field_pairs(c) else [] for c in cases]
+    out = []
+    for c in cases:
+        polys = [c.det_polygons[i] for i, _ in field_pairs(c)]
+        out.append(clf.explain(c.page, polys, method=method, layers=layers) if polys else [])
+    return out
 
 
 def pointing_game(clf: FieldClassifier, cases: Sequence[PageCase], method: Optional[str] = None,
@@ -353,7 +356,7 @@ def shortcut_report(clf: FieldClassifier, seeds: Sequence[int], detect: PageDete
     swapped = [make_case(s, detect, cue=True, swap=swap) for s in seeds]
     follows = total = 0
     for case in swapped:
-        pairs = [(i, j) for i, j in case.matched if case.true_field(j) != "other"]
+        pairs = field_pairs(case)
         if not pairs:
             continue
         probs = clf.predict(clf.prepare(case.page, [case.det_polygons[i] for i, _ in pairs]))
@@ -369,7 +372,7 @@ def shortcut_report(clf: FieldClassifier, seeds: Sequence[int], detect: PageDete
             continue
         shares, peaks, area = [], [], []
         for case in cued:
-            pairs = [(i, j) for i, j in case.matched if case.true_field(j) != "other"]
+            pairs = field_pairs(case)
             if not pairs:
                 continue
             mask = cue_mask(case.gt, case.cue_lines, case.page.shape[:2])
