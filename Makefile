@@ -61,4 +61,4 @@ $(IDL_DIR)/.installed: Makefile
 	@touch $@
 
 bench: install $(IDL_DIR)/.installed
-	$(BIN)/python tools/benchmark.py --json benchmark.json --interpretdl $(IDL_DIR)
+	$(BIN)/python benchmarks/benchmark.py --json benchmark.json --interpretdl $(IDL_DIR)

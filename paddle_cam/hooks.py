@@ -7,7 +7,7 @@ parameter gradients untouched, so explaining never disturbs a model being traine
 from __future__ import annotations
 
 import difflib
-from typing import Dict, Iterable, List, Optional, Sequence, Union
+from typing import Dict, Iterable, List, Sequence, Union
 
 import paddle
 

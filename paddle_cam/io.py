@@ -6,7 +6,7 @@ import json
 import os
 import tempfile
 import warnings
-from typing import Any, Iterable, List, Tuple
+from typing import Any, List, Tuple
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError

@@ -13,14 +13,25 @@ import paddle
 from .errors import TargetError
 
 
-def _first_tensor(output: Any) -> paddle.Tensor:
-    if isinstance(output, paddle.Tensor):
+def first_leaf(output: Any, kinds: tuple) -> Any:
+    """The first value of type ``kinds`` in a (possibly nested list/tuple/dict) model output, or None:
+    models return a tensor, a list of maps (DB heads) or a dict (PaddleX), and targets and
+    predictors all mean the first of them."""
+    if isinstance(output, kinds):
         return output
     if isinstance(output, (list, tuple)) and output:
-        return _first_tensor(output[0])
+        return first_leaf(output[0], kinds)
     if isinstance(output, dict) and output:
-        return _first_tensor(next(iter(output.values())))
-    raise TargetError(f"model output of type {type(output).__name__} holds no tensor")
+        return first_leaf(next(iter(output.values())), kinds)
+    return None
+
+
+def first_tensor(output: Any) -> paddle.Tensor:
+    """The first tensor of a model output; ``TargetError`` when it holds none."""
+    t = first_leaf(output, (paddle.Tensor,))
+    if t is None:
+        raise TargetError(f"model output of type {type(output).__name__} holds no tensor")
+    return t
 
 
 class ClassifierOutputTarget:
@@ -30,7 +41,7 @@ class ClassifierOutputTarget:
         self.category = int(category)
 
     def __call__(self, output: Any) -> paddle.Tensor:
-        scores = _first_tensor(output)
+        scores = first_tensor(output)
         if scores.ndim != 1:
             raise TargetError(f"ClassifierOutputTarget expects a (C,) score vector per item, got shape {scores.shape}")
         n = scores.shape[0]
@@ -58,7 +69,7 @@ class MaskedMeanTarget:
         self.name = name
 
     def __call__(self, output: Any) -> paddle.Tensor:
-        dense = _first_tensor(output)
+        dense = first_tensor(output)
         if dense.ndim == 3:
             dense = dense[self.channel]
         if tuple(dense.shape) != self.mask.shape:
@@ -72,7 +83,7 @@ class MaskedMeanTarget:
 
 def default_targets(output: Any, batch_size: int) -> list:
     """Top class of each item for classifier outputs; other outputs need explicit targets."""
-    scores = _first_tensor(output)
+    scores = first_tensor(output)
     if scores.ndim != 2:
         raise TargetError(
             f"no default target for an output of shape {scores.shape}; pass targets= explicitly "
@@ -116,3 +127,26 @@ def score_of(target, item_output: Any) -> paddle.Tensor:
     if int(np.prod(score.shape)) != 1:
         raise TargetError(f"target {target!r} returned shape {score.shape}; it must return one scalar per item")
     return score.reshape([])
+
+
+def score_numpy(target, item_output: np.ndarray) -> float:
+    """A target's value on one item's numpy output (black-box methods and the faithfulness curves).
+
+    ``MaskedMeanTarget`` and ``ClassifierOutputTarget`` are computed in numpy; other paddle_cam
+    targets get the output as a tensor unless they declare ``numpy_target = True``; any other
+    callable (a numpy score function) gets the numpy array and may return a float.
+    """
+    item = np.asarray(item_output)
+    if isinstance(target, MaskedMeanTarget):
+        dense = item[target.channel] if item.ndim == 3 else item
+        if dense.shape != target.mask.shape:
+            raise TargetError(f"mask shape {target.mask.shape} does not match the output map {dense.shape}")
+        return float((dense.astype(np.float64) * target.mask).sum() / float(target.mask.sum()))
+    if isinstance(target, ClassifierOutputTarget):
+        return float(item.reshape(-1)[target.category])
+    if type(target).__module__.startswith("paddle_cam.") and not getattr(target, "numpy_target", False):
+        return float(target(paddle.to_tensor(item)))
+    value = target(item)
+    if isinstance(value, paddle.Tensor):
+        return float(value)
+    return float(np.asarray(value, np.float64).reshape(-1)[0])

@@ -1,10 +1,11 @@
-"""tools/benchmark.py without the heavy groups: group selection, the optional InterpretDL row
+"""benchmarks/benchmark.py without the heavy groups: group selection, the optional InterpretDL row
 (skipped with a reason when it does not import) and the table of whatever was measured."""
 import json
 
 import pytest
 
-from paddle_cam.apps.benchmark import GROUPS, import_interpretdl, main, markdown
+from benchmarks.benchmark import GROUPS, import_interpretdl, main, markdown
+from paddle_cam.errors import InputError
 
 
 def test_interpretdl_row_is_skipped_with_the_reason(tmp_path, monkeypatch):
@@ -19,8 +20,10 @@ def test_interpretdl_row_is_skipped_with_the_reason(tmp_path, monkeypatch):
     assert not md.exists()                          # --only writes no table unless --md is given
     mod, why = import_interpretdl(str(missing))
     assert mod is None and "not a folder" in why
-    with pytest.raises(SystemExit):
+    with pytest.raises(InputError, match="unknown group"):
         main(["--only", "nonsense", "--json", str(out)])
+    with pytest.raises(InputError, match="Bench.repeats"):  # a misspelt key, before any model loads
+        main(["-o", "Bench.repats=2", "--json", str(out)])
 
 
 def test_markdown_lists_only_the_measured_rows():

@@ -8,7 +8,7 @@ from paddle_cam.models.det import load_detector
 from paddle_cam.ocr import neck_crop
 from paddle_cam.ocr.db_postprocess import DBPostProcess
 from paddle_cam.ocr.det_preprocess import DetPreprocess
-from paddle_cam.ocr.explain import OCRExplainer
+from paddle_cam.ocr.pipeline import TextPipeline
 from paddle_cam.ocr.regions import energy_in_box
 from paddle_cam.ocr.targets import AllTextTarget, DBBoxTarget
 
@@ -16,18 +16,17 @@ from paddle_cam.ocr.targets import AllTextTarget, DBBoxTarget
 @pytest.fixture(scope="module")
 def page(root):
     det = load_detector()
-    ex = OCRExplainer(det, DetPreprocess(limit_side_len=640), DBPostProcess(), None)
     img = read_image(f"{root}/demo_docs/invoices/invoice_0102.jpg")
-    batch, info, prob, boxes = ex.detect(img)
-    hw = batch.shape[2:]
-    targets = [DBBoxTarget(ex.to_input(b.polygon, img.shape[:2], hw), hw, b.id) for b in boxes[::9]]
-    return det, ex, img, batch, boxes, targets
+    pg = TextPipeline(det, DetPreprocess(limit_side_len=640), DBPostProcess()).detect(img)
+    hw = pg.input_hw
+    targets = [DBBoxTarget(pg.to_input(b.polygon), hw, b.id) for b in pg.boxes[::9]]
+    return det, img, pg.batch, pg.boxes, targets
 
 
 @pytest.mark.parametrize("method,layer", [(GradCAM, "model.neck"), (LayerCAM, "model.neck"),
                                           (GradCAM, "model.backbone.encoder.blocks.4")])
 def test_crop_paths_equal_full_backward(page, method, layer):
-    det, _, _, batch, _, targets = page
+    det, _, batch, _, targets = page
     cam = method(det.model, [layer], gradient_support=True)
     assert neck_crop.supports(det, cam, [layer], targets)
     full = cam.explain_targets(batch, targets)
@@ -40,7 +39,7 @@ def test_crop_paths_equal_full_backward(page, method, layer):
 
 def test_gradient_support_confines_gradcam_to_its_box(page):
     """Plain Grad-CAM paints every text line for one box; cut to the gradient's support it does not."""
-    det, ex, img, batch, boxes, targets = page
+    det, img, batch, boxes, targets = page
     t = targets[1]
     box = next(b for b in boxes if b.id == t.box_id)
     import cv2
@@ -60,12 +59,11 @@ def test_windowed_scorecam_agrees_with_per_channel_scorecam(root):
     from paddle_cam.ocr.box_scorecam import box_score_cam
 
     det = load_detector()
-    ex = OCRExplainer(det, DetPreprocess(limit_side_len=320), DBPostProcess(), None)
     img = read_image(f"{root}/demo_docs/invoices/invoice_0100.jpg")
-    batch, info, prob, boxes = ex.detect(img)
-    hw = batch.shape[2:]
-    b = max(boxes, key=lambda b: b.score)
-    t = DBBoxTarget(ex.to_input(b.polygon, img.shape[:2], hw), hw, b.id)
+    pg = TextPipeline(det, DetPreprocess(limit_side_len=320), DBPostProcess()).detect(img)
+    batch, hw = pg.batch, pg.input_hw
+    b = max(pg.boxes, key=lambda b: b.score)
+    t = DBBoxTarget(pg.to_input(b.polygon), hw, b.id)
     full = ScoreCAM(det.model, ["model.neck"], batch_size=16)(batch, [t])
     fast = box_score_cam(det.model, batch, t, "model.neck", margin=64)
     assert fast.raw.shape == full.raw.shape

@@ -14,13 +14,14 @@ import pytest
 import yaml
 
 from paddle_cam import ModelLoadError, TargetError
-from paddle_cam.demo.invoice import render_invoice
+from paddle_cam.datasets.invoices import render_invoice
 from paddle_cam.errors import InputError
-from paddle_cam.invoice.fields import (FIELD_CLASSES, FieldClassifier, default_model_dir, detector_like_polygon,
-                                       field_of_line, match_detections, match_to_gt)
+from paddle_cam.invoice.classifier import FieldClassifier, default_model_dir
+from paddle_cam.invoice.matching import detector_like_polygon, match_detections, match_to_gt
 from paddle_cam.invoice.pointing import (PageDetector, attribution, cue_energy, cue_mask, draw_cues, evaluate,
                                          field_pairs, format_accuracy_table, format_attribution, make_case,
                                          occlusion_check, pointing_game)
+from paddle_cam.invoice.schema import FIELD_CLASSES, field_of_line
 
 pytestmark = pytest.mark.slow
 
@@ -125,7 +126,6 @@ def test_explain_maps_on_the_page(clf, cases):
         assert outside.max() == 0  # nothing outside the window the model saw
         np.testing.assert_array_equal(pm, clf.map_to_page(ex.cam.raw[0], poly, (H, W)))
         assert ex.cam.raw.shape == (1,) + tuple(clf.spec.input_hw)
-        assert ex["page_raw"].shape == (H, W) and ex["class_id"] == ex.class_id
         assert ex.field == clf.labels[ex.class_id] == ex.predicted and 0 < ex.prob <= 1
         att = attribution(ex, case.det_polygons, [str(k) for k in range(len(case.det_polygons))])
         assert abs(sum(r["share"] for r in att["lines"]) + att["rest"] + att["background"] - 1) < 1e-6
@@ -244,8 +244,9 @@ def test_training_cli_smoke(tmp_path):
 def test_counterfactual_windows_blank_to_paper():
     """Training counterfactuals: the paper estimate has no ink where a value was, keeps the page's
     shading, and a mixed window changes only the chosen regions (marker untouched)."""
-    from paddle_cam.invoice.fields import WindowSpec, page_planes, paper_background, window_u8, window_u8_mixed
-    from paddle_cam.ocr.regions import box_height, grown_polygon
+    from paddle_cam.geometry import box_height, grown_polygon
+    from paddle_cam.invoice.counterfactuals import paper_background, window_u8_mixed
+    from paddle_cam.invoice.windows import WindowSpec, page_planes, window_u8
 
     page, gt = render_invoice(91002)
     j = [k for k, ln in enumerate(gt["lines"]) if field_of_line(ln) == "invoice_number"][-1]  # inside the page
@@ -277,3 +278,26 @@ def test_counterfactual_windows_blank_to_paper():
     above = np.zeros_like(on_line)
     above[:40] = cv2.erode((full[0][:40] > 0).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0  # on the page
     assert paper - full[0][above].min() > 60 and paper - alone[0][above].min() < 25
+
+
+def test_training_cli_checks_its_config_first(tmp_path):
+    """Defaults from configs/field/train_field_cls.yml, --shortcut = -c configs/field/shortcut.yml; a
+    misspelt key or an output folder holding other files exits 2 before any page is rendered."""
+    import time
+
+    from paddle_cam.config import load_config
+
+    short = load_config("field/train_field_cls", os.path.join(ROOT, "configs", "field", "shortcut.yml"))
+    assert short["Data"]["shortcut"] is True and short["Global"]["export_inference"] is False
+    tool = os.path.join(ROOT, "tools", "train_field_cls.py")
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine", encoding="utf-8")
+    for extra, msg in ((["-o", "Train.epohcs=1"], "Train.epochs"), (["--shortcut", "-c", "x.yml"], "--shortcut"),
+                       (["--output", str(busy)], "holds other files")):
+        t0 = time.time()
+        r = subprocess.run([sys.executable, tool, "--output", str(tmp_path / "out")] + extra, capture_output=True,
+                           text=True, timeout=120)
+        assert r.returncode == 2 and msg in r.stderr and r.stderr.strip().count("\n") == 0, r.stderr
+        assert time.time() - t0 < 30
+    assert (busy / "notes.txt").is_file() and not (tmp_path / "out").exists()

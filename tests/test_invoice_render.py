@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from paddle_cam.demo.invoice import FIELDS, KINDS, ROLES, amount_to_capital, render_invoice
+from paddle_cam.datasets.invoices import FIELDS, KINDS, ROLES, amount_to_capital, render_invoice
 
 TOOL = os.path.join(os.path.dirname(__file__), "..", "tools", "make_demo_docs.py")
 SEEDS = (0, 3, 100, 101, 112)
@@ -196,3 +196,53 @@ def test_cli_bad_num(tmp_path):
     p = subprocess.run([sys.executable, TOOL, "--num", "0", "--out", str(tmp_path)], capture_output=True, text=True,
                        timeout=120)
     assert p.returncode == 2 and p.stderr.strip().count("\n") == 0 and "--num" in p.stderr
+
+
+def test_cli_config_and_misspelt_key(tmp_path):
+    """Defaults come from configs/make_demo_docs.yml; -c and -o change them; a misspelt key exits 2
+    with the closest keys before anything is rendered."""
+    cfg = tmp_path / "docs.yml"
+    cfg.write_text("Global:\n  num: 1\n  seed: 5\nOutput:\n  jpeg_quality: 50\n", encoding="utf-8")
+    out = tmp_path / "inv"
+    p = subprocess.run([sys.executable, TOOL, "-c", str(cfg), "-o", f"Global.output={out}"], capture_output=True,
+                       text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert sorted(os.listdir(out)) == ["invoice_0005.jpg", "invoice_0005.json"]
+    bad = tmp_path / "bad"
+    p = subprocess.run([sys.executable, TOOL, "--out", str(bad), "-o", "Global.nmu=2"], capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 2 and p.stderr.strip().count("\n") == 0, p.stderr
+    assert "Global.num" in p.stderr and not bad.exists()
+
+
+def test_ground_truth_loader(tmp_path):
+    """One loader for every tool: <image>.json beside the image when it is the generator's record."""
+    from paddle_cam.datasets.ground_truth import find_labelled_pages, load_ground_truth
+    from paddle_cam.errors import InputError
+
+    img, gt = render_invoice(7)
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a").mkdir()
+    (tmp_path / ".hidden").mkdir()
+    for path in (tmp_path / "b" / "p.jpg", tmp_path / "a" / "q.png", tmp_path / "r.jpg", tmp_path / ".hidden" / "s.jpg",
+                 tmp_path / "a" / "nogt.jpg", tmp_path / "a" / "other.jpg"):
+        cv2.imwrite(str(path), img)
+        if path.stem not in ("nogt", "other"):
+            path.with_suffix(".json").write_text(json.dumps(gt), encoding="utf-8")
+    (tmp_path / "a" / "other.json").write_text('{"labels": []}', encoding="utf-8")  # some other JSON
+    pages = find_labelled_pages(str(tmp_path))
+    assert [os.path.relpath(p, tmp_path) for p, _ in pages] == ["r.jpg", os.path.join("a", "q.png"),
+                                                                 os.path.join("b", "p.jpg")]
+    assert all(j == os.path.splitext(p)[0] + ".json" for p, j in pages)
+    assert find_labelled_pages(str(tmp_path / "r.jpg")) == [pages[0]]
+    assert load_ground_truth(str(tmp_path / "r.jpg")) == json.loads(json.dumps(gt))
+    assert load_ground_truth(str(tmp_path / "a" / "nogt.jpg")) is None
+    assert load_ground_truth(str(tmp_path / "a" / "other.jpg")) is None
+    (tmp_path / "b" / "p.json").write_text("{broken", encoding="utf-8")
+    with pytest.raises(InputError, match="not readable JSON"):
+        load_ground_truth(str(tmp_path / "b" / "p.jpg"))
+    assert load_ground_truth(str(tmp_path / "b" / "p.jpg"), strict=False) is None
+    with pytest.raises(InputError, match="no image with the generator's ground truth"):
+        find_labelled_pages(str(tmp_path / "a" / "nogt.jpg"))
+    with pytest.raises(InputError, match="not found"):
+        find_labelled_pages(str(tmp_path / "missing"))

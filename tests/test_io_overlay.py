@@ -2,14 +2,13 @@
 import io
 import os
 
-import cv2
 import numpy as np
 import pytest
 from PIL import Image
 
 from paddle_cam import FontNotFoundError, InputError
 from paddle_cam.io import ensure_writable_dir, read_image, save_json
-from paddle_cam.sinks import fonts
+from paddle_cam import fonts
 from paddle_cam.sinks.overlay import caption, overlay, side_by_side
 
 

@@ -1,5 +1,6 @@
 """CAM maps of a toy model against independent numpy computations (tolerance 1e-5)."""
 import numpy as np
+import paddle
 import pytest
 
 from paddle_cam import (ClassifierOutputTarget, EigenCAM, GradCAM, GradCAMPlusPlus, HiResCAM, LayerCAM, ScoreCAM,
@@ -139,3 +140,23 @@ def test_explain_targets_equals_one_call_per_target(setup):
         np.testing.assert_allclose(r.scores, one.scores, atol=1e-6)
     ev = EigenCAM(model, "act").explain_targets(x[:1], targets[:2])  # gradient-free: falls back to a loop
     assert len(ev) == 2
+
+
+@pytest.mark.parametrize("cls", [GradCAM, LayerCAM, HiResCAM, XGradCAM, GradCAMPlusPlus, EigenCAM])
+@pytest.mark.parametrize("gradient_support", [False, True])
+def test_maps_from_captures_equals_a_full_call(setup, cls, gradient_support):
+    """Activations and gradients computed in numpy, turned into maps by the public method, give
+    the full call's maps: what the detector's crop paths rely on."""
+    model, x, act, grads, logits = setup
+    cam = cls(model, ["act"], gradient_support=gradient_support)
+    targets = [ClassifierOutputTarget(c) for c in CLASSES]
+    full = cam(x, targets)
+    scores = logits[np.arange(2), CLASSES].astype(np.float32)
+    captured = {} if cls is EigenCAM else {"act": grads.astype(np.float32)}
+    res = cam.maps_from_captures(["act"], {"act": act.astype(np.float32)}, captured, paddle.to_tensor(x),
+                                 targets, scores)
+    assert res.method == cls.name and res.layers == ["act"] and res.targets == targets
+    np.testing.assert_allclose(res.layer_maps["act"], full.layer_maps["act"], atol=1e-5, rtol=1e-5)
+    np.testing.assert_allclose(res.raw, full.raw, atol=1e-5, rtol=1e-5)
+    np.testing.assert_allclose(res.normalized, full.normalized, atol=1e-5)
+    np.testing.assert_allclose(res.scores, full.scores, atol=1e-4)

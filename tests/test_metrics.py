@@ -12,12 +12,13 @@ import pytest
 from paddle_cam import ClassifierOutputTarget, GradCAM
 from paddle_cam.methods.integrated_gradients import IntegratedGradients
 from paddle_cam.methods.occlusion import Occlusion
-from paddle_cam.methods.rise import RISE, DRiseBoxTarget
+from paddle_cam.methods.rise import RISE
 from paddle_cam.methods.smooth_grad import SmoothGrad
+from paddle_cam.baselines import make_baseline, normalized_value
 from paddle_cam.metrics import (auc, cascading_randomization, claim_spearman, claim_ssim, deletion, deletion_insertion,
-                                endpoint_scores, energy_pointing_game, insertion, make_baseline, nonzero_iou,
-                                normalized_value, pointing_game, rankdata, relevance_rank_accuracy, road_impute,
-                                spearman, ssim, topk_iou)
+                                endpoint_scores, energy_pointing_game, insertion, nonzero_iou, pointing_game, rankdata,
+                                relevance_rank_accuracy, road_impute, spearman, ssim, topk_iou)
+from paddle_cam.ocr.targets import DRiseBoxTarget
 from toy_models import ConvReadout
 
 
@@ -382,7 +383,9 @@ def test_real_detector_gradcam_beats_random(tmp_path, root):
     insertion AUC above the random map's on every line; the cascade runs head, neck, 1x1 convs,
     backbone stages 5..1, stem, re-draws something at every step and drops the claim-region rank
     correlation below 0.3; weights intact afterwards."""
-    from paddle_cam.apps.evaluate_explanations import DET_CASCADE, REQUIRED, main
+    from paddle_cam.apps.evaluate_explanations import main
+    from paddle_cam.evaluation import REQUIRED
+    from paddle_cam.evaluation.det import DET_CASCADE
     from paddle_cam.models.det import load_detector
 
     before = {k: v.numpy().copy() for k, v in load_detector().model.state_dict().items()}
@@ -420,7 +423,8 @@ def test_field_rows_on_held_out_invoices(tmp_path, root):
     """The field task on one held-out generated invoice: every required key per method, the
     pointing game is pointing.py's rule (peak_at own_line / own_label), the random map is 1 in
     the randomisation check; the model is whatever demo_docs/field_cls holds."""
-    from paddle_cam.apps.evaluate_explanations import REQUIRED, main
+    from paddle_cam.apps.evaluate_explanations import main
+    from paddle_cam.evaluation import REQUIRED
 
     out = tmp_path / "eval"
     code = main(["--input", os.path.join(root, "demo_docs"), "--output", str(out), "--tasks", "field",
@@ -455,7 +459,7 @@ def test_input_attribution_methods_share_one_call_convention():
     methods = [IntegratedGradients(model, n_steps=4), SmoothGrad(model, n_samples=3),
                Occlusion(model, window=2, stride=2), RISE(model, n_masks=8, grid=2)]
     for m in methods:
-        assert isinstance(m, InputAttribution) and m.uses_gradients is False
+        assert isinstance(m, InputAttribution) and m.crop_paths is False
         res = m(paddle.to_tensor(x))
         assert isinstance(res, AttributionResult) and res.raw.shape == (2, 6, 6)
         assert [t.category for t in res.targets] == list(top), m.name

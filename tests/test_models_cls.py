@@ -8,7 +8,8 @@ import pytest
 from paddle_cam import GradCAM, ModelLoadError
 from paddle_cam.io import read_image
 from paddle_cam.models import pplcnet
-from paddle_cam.models.cls import StaticPredictor, load_classifier, load_orientation_classifier, load_pplcnet
+from paddle_cam.models.cls import load_classifier, load_orientation_classifier, load_pplcnet
+from paddle_cam.models.static import StaticPredictor
 
 
 @pytest.fixture(scope="module")

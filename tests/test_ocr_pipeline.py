@@ -25,7 +25,7 @@ from paddle_cam.models.static import StaticPredictor
 from paddle_cam.ocr.db_postprocess import DBPostProcess, sort_boxes
 from paddle_cam.ocr.det_preprocess import DetPreprocess
 from paddle_cam.ocr.rec import BUNDLED_REC, TextRecognizer, bundled_char_dict_path, read_char_dict
-from paddle_cam.sinks.fonts import find_cjk_font_path
+from paddle_cam.fonts import find_cjk_font_path
 
 pytestmark = pytest.mark.slow
 

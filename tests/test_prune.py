@@ -329,16 +329,16 @@ def test_field_route_prunes_finetunes_and_compares(one_invoice, tmp_path):
 
 def test_input_folder_of_ground_truth_folders(tmp_path):
     """--input demo_docs: no images at the top, so the sub-folders whose images carry <stem>.json."""
-    from paddle_cam.apps.prune_compare import _page_files
     from paddle_cam.errors import InputError
+    from paddle_cam.slim.compare import page_files
 
     (tmp_path / "inv").mkdir()
     (tmp_path / "lines").mkdir()
     for ext in (".jpg", ".json"):
         shutil.copy(INVOICE + ext, tmp_path / "inv" / ("a" + ext))
     shutil.copy(INVOICE + ".jpg", tmp_path / "lines" / "b.jpg")  # no ground truth beside it
-    assert _page_files(str(tmp_path)) == [str(tmp_path / "inv" / "a.jpg")]
-    assert _page_files(str(tmp_path / "lines")) == [str(tmp_path / "lines" / "b.jpg")]
+    assert page_files(str(tmp_path)) == [str(tmp_path / "inv" / "a.jpg")]
+    assert page_files(str(tmp_path / "lines")) == [str(tmp_path / "lines" / "b.jpg")]
     (tmp_path / "empty" / "sub").mkdir(parents=True)
-    with pytest.raises(InputError, match="no images"):
-        _page_files(str(tmp_path / "empty"))
+    with pytest.raises(InputError, match="no image"):
+        page_files(str(tmp_path / "empty"))

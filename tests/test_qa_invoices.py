@@ -102,3 +102,14 @@ def test_rerun_skips_finished_pages(qa_run):
     assert code == 2
     assert (out / "a_invoice" / "report.json").stat().st_mtime_ns == before
     assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["pages"] == 5
+
+
+@pytest.mark.parametrize("opt,expect", [("QA.min_det_scor=0.5", "did you mean QA.min_det_score"),
+                                        ("Explain.mode=most", "Explain.mode must be"),
+                                        ("Output.redact=maybe", "Output.redact must be true/false")])
+def test_bad_config_exits_2_before_loading_models(tmp_path, root, opt, expect):
+    inv = os.path.join(root, "demo_docs", "invoices", "invoice_0101.jpg")
+    code, so, se = run("--input", inv, "--output", str(tmp_path / "out"), "--det_model_dir", str(tmp_path / "none"),
+                       "-o", opt)
+    lines = [l for l in se.splitlines() if l.strip()]
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and expect in lines[0], se

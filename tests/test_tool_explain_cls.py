@@ -40,12 +40,14 @@ def test_class_id_layers_method_and_config(tmp_path, demo_lines, root):
     assert ex["target"]["class_id"] == 1
 
 
-@pytest.mark.parametrize("case", ["missing", "not_image", "bad_layer", "bad_class", "unwritable", "bad_method"])
+@pytest.mark.parametrize("case", ["missing", "not_image", "bad_layer", "bad_class", "unwritable", "bad_method",
+                                  "bad_key", "bad_type"])
 def test_bad_input_one_line_exit_2(tmp_path, demo_lines, case):
     good = demo_lines[0][0]
     args = ["--img", good, "--output", str(tmp_path / "out")]
     expect = {"missing": "image not found", "not_image": "not an image", "bad_layer": "closest valid names",
-              "bad_class": "out of range", "unwritable": "cannot write to output folder", "bad_method": "unknown method"}[case]
+              "bad_class": "out of range", "unwritable": "cannot write to output folder", "bad_method": "unknown method",
+              "bad_key": "did you mean Explain.method", "bad_type": "Output.alpha must be a number"}[case]
     if case == "missing":
         args[1] = str(tmp_path / "nope.png")
     elif case == "not_image":
@@ -62,6 +64,9 @@ def test_bad_input_one_line_exit_2(tmp_path, demo_lines, case):
         args[3] = str(f / "out")
     elif case == "bad_method":
         args += ["--method", "gradcam3"]
+    elif case in ("bad_key", "bad_type"):  # refused before the (missing) model would be loaded
+        args += ["--model_dir", str(tmp_path / "no_model"),
+                 "-o", "Explain.methd=layercam" if case == "bad_key" else "Output.alpha=high"]
     code, out, err = run(*args)
     assert code == 2, (out, err)
     lines = [l for l in err.splitlines() if l.strip()]

@@ -1,7 +1,6 @@
 """tools/explain_ocr.py end to end on real weights: report contract, VisualDL over HTTP, bad input."""
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -21,7 +20,7 @@ def run(*args, timeout=600):
 
 
 def render_page(path, size=(900, 480), mode="RGB"):
-    from paddle_cam.sinks.fonts import cjk_font
+    from paddle_cam.fonts import cjk_font
 
     im = Image.new("RGB", size, (250, 248, 240))
     d = ImageDraw.Draw(im)
@@ -125,12 +124,13 @@ def test_odd_images_in_a_folder_run(tmp_path):
         assert not (out / name / "report.json").exists()
 
 
-@pytest.mark.parametrize("case", ["missing", "layer", "model", "unwritable", "boxes"])
+@pytest.mark.parametrize("case", ["missing", "layer", "model", "unwritable", "boxes", "key"])
 def test_bad_input_one_line_exit_2(tmp_path, case):
     img = render_page(tmp_path / "p.png", size=(300, 120))
     args = ["--img", img, "--output", str(tmp_path / "out")]
     expect = {"missing": "image not found", "layer": "closest valid names", "model": "model folder",
-              "unwritable": "cannot write to output folder", "boxes": "no box with id"}[case]
+              "unwritable": "cannot write to output folder", "boxes": "no box with id",
+              "key": "did you mean PostProcess.box_thresh"}[case]
     if case == "missing":
         args[1] = str(tmp_path / "nope.jpg")
     elif case == "layer":
@@ -147,6 +147,8 @@ def test_bad_input_one_line_exit_2(tmp_path, case):
         args[3] = str(f / "o")
     elif case == "boxes":
         args += ["--boxes", "99"]
+    elif case == "key":  # refused before the (missing) model would be loaded
+        args += ["--det_model_dir", str(tmp_path / "no_model"), "-o", "PostProcess.box_tresh=0.5"]
     code, so, se = run(*args)
     lines = [l for l in se.splitlines() if l.strip()]
     assert code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and expect in lines[0], se

@@ -8,21 +8,15 @@ Writes, per image, OUT/<name>/overlay.png, OUT/<name>/raw_map.npy and OUT/<name>
 """
 import argparse
 import os
-import sys
 
-from ..cli import fail, progress, quiet_paddle, run_main
+from ..cli import quiet_paddle, run_main
+from .common import explain_each, method_kwargs
 
 quiet_paddle()
 
-DEFAULTS = {
-    "Global": {"model_dir": None, "model_name": None, "device": "cpu", "output": "output/cls"},
-    "Explain": {"method": "gradcam", "layers": None, "class_id": None, "scorecam_batch_size": 16},
-    "Output": {"alpha": 0.45, "display_height": 96},
-}
 
-
-def parse_args(argv=None):
-    from paddle_cam.config import add_config_args
+def parse_args(argv=None) -> argparse.Namespace:
+    from ..config import add_config_args
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[1], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--img", "--image_dir", dest="img", required=True, help="image file or folder of images")
@@ -37,28 +31,29 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def build_config(args: argparse.Namespace) -> dict:
+    """configs/cls/orientation.yml, then -c, -o and the flags; checked before any model loads."""
+    from ..config import as_list, load_config, set_from_args
+
+    cfg = load_config("cls/orientation", args.config, args.opt)
+    set_from_args(cfg, args, {"model_dir": "Global.model_dir", "model_name": "Global.model_name",
+                              "output": "Global.output", "device": "Global.device", "method": "Explain.method",
+                              "class_id": "Explain.class_id", "layers": "Explain.layers"})
+    cfg["Explain"]["layers"] = as_list(cfg["Explain"]["layers"]) or None
+    return cfg
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from paddle_cam.config import load_config
+    cfg = build_config(args)
+    g, e = cfg["Global"], cfg["Explain"]
 
-    cfg = load_config(args.config, args.opt, DEFAULTS)
-    g, e, o = cfg["Global"], cfg["Explain"], cfg["Output"]
-    for key, section, name in (("model_dir", g, "model_dir"), ("model_name", g, "model_name"), ("output", g, "output"),
-                               ("device", g, "device"), ("method", e, "method"), ("class_id", e, "class_id")):
-        if getattr(args, key) is not None:
-            section[name] = getattr(args, key)
-    if args.layers:
-        e["layers"] = [s.strip() for s in args.layers.split(",") if s.strip()]
-    elif isinstance(e.get("layers"), str):
-        e["layers"] = [s.strip() for s in e["layers"].split(",") if s.strip()]
-
-    from paddle_cam.cli import set_device
-    from paddle_cam.errors import PaddleCamError
-    from paddle_cam.hooks import resolve_layer
-    from paddle_cam.io import ensure_writable_dir, list_images
-    from paddle_cam.methods import get_method
-    from paddle_cam.models.cls import load_classifier
-    from paddle_cam.sinks.fonts import find_cjk_font_path
+    from ..cli import set_device
+    from ..fonts import find_cjk_font_path
+    from ..hooks import resolve_layer
+    from ..io import ensure_writable_dir, list_images
+    from ..methods import get_method
+    from ..models.cls import load_classifier
 
     out_root = ensure_writable_dir(g["output"])
     images = list_images(args.img)
@@ -69,65 +64,29 @@ def main(argv=None) -> int:
     for layer in e["layers"] or [clf.default_layer]:
         resolve_layer(clf.model, layer)
 
-    failed = 0
-    single = len(images) == 1
-    for path in progress(images, "explain_cls"):
-        try:
-            report = explain_one(clf, path, out_root, cfg, single)
-            if single:
-                print(f"{report['prediction']['label']} (p={report['prediction']['score']:.4f}) -> "
-                      f"{os.path.dirname(report['explanations'][0]['overlay'])}")
-        except PaddleCamError as err:
-            if single:
-                raise
-            fail(f"{path}: {err}")
-            failed += 1
-    if not single:
+    def one(path: str) -> str:
+        report = explain_one(clf, path, out_root, cfg)
+        return (f"{report['prediction']['label']} (p={report['prediction']['score']:.4f}) -> "
+                f"{os.path.dirname(report['explanations'][0]['overlay'])}")
+
+    failed = explain_each(images, "explain_cls", one)
+    if len(images) > 1:
         print(f"explained {len(images) - failed}/{len(images)} images -> {out_root}")
     return 2 if failed else 0
 
 
-def explain_one(clf, path, out_root, cfg, single):
-    import numpy as np
-
-    from paddle_cam.cls_explain import explain_image
-    from paddle_cam.io import read_image, save_json, save_npy, save_png
-    from paddle_cam.sinks.overlay import caption, fit_height, overlay, side_by_side
+def explain_one(clf, path: str, out_root: str, cfg: dict) -> dict:
+    """Explain one image and write its outputs; returns its report."""
+    from ..io import read_image
+    from ..ocr.cls_explain import explain_image
+    from ..sinks.cls_report import write_cls_report
 
     e, o = cfg["Explain"], cfg["Output"]
     img = read_image(path)
-    kwargs = {"batch_size": int(e["scorecam_batch_size"])} if e["method"].lower().startswith("score") else {}
-    ex = explain_image(clf, img, e["method"], e["layers"], e["class_id"], **kwargs)
+    ex = explain_image(clf, img, e["method"], e["layers"], e["class_id"], **method_kwargs(e))
     stem = os.path.splitext(os.path.basename(path))[0]
-    out_dir = os.path.join(out_root, stem)
-    pred = int(np.argmax(ex.probs))
-    label = clf.labels[ex.class_id]
-    h = int(o["display_height"])
-    panel = side_by_side(
-        [fit_height(img[:, :, ::-1], h), fit_height(overlay(img, ex.image_norm, float(o["alpha"])), h)],
-        ["原图 input", f"{ex.cam.method} · 类别 {label}"])
-    panel = caption(panel, [f"预测 {clf.labels[pred]}  置信度 {ex.probs[pred]:.4f}   解释类别 {label} "
-                            f"(p={ex.probs[ex.class_id]:.4f})   层 {', '.join(ex.cam.layers)}"])
-    overlay_path = save_png(os.path.join(out_dir, "overlay.png"), panel)
-    raw_path = save_npy(os.path.join(out_dir, "raw_map.npy"), ex.image_raw.astype(np.float32))
-    report = {
-        "image": os.path.abspath(path),
-        "size": [int(img.shape[1]), int(img.shape[0])],
-        "model": {"name": clf.name, "source": os.path.abspath(clf.source), "labels": clf.labels},
-        "prediction": {"class_id": pred, "label": clf.labels[pred], "score": float(ex.probs[pred]),
-                       "probs": [float(p) for p in ex.probs]},
-        "explanations": [{
-            "target": {"kind": "class", "class_id": ex.class_id, "label": label, "score": float(ex.probs[ex.class_id])},
-            "method": ex.cam.method,
-            "layers": ex.cam.layers,
-            "layer_map_shapes": {k: list(v.shape[1:]) for k, v in ex.cam.layer_maps.items()},
-            "raw_max": float(ex.image_raw.max()),
-            "overlay": os.path.abspath(overlay_path),
-            "raw_map": os.path.abspath(raw_path),
-        }],
-    }
-    save_json(os.path.join(out_dir, "report.json"), report)
-    return report
+    return write_cls_report(os.path.join(out_root, stem), path, img, clf, ex, float(o["alpha"]),
+                            int(o["display_height"]))
 
 
 def cli() -> None:

@@ -9,24 +9,16 @@ raw/<target>.npy (un-normalised maps) and report.json (written last).
 """
 import argparse
 import os
-import sys
 
-from ..cli import fail, progress, quiet_paddle, run_main
+from ..cli import quiet_paddle, run_main
+from .common import explain_each, method_kwargs
 
 quiet_paddle()
 
-DEFAULTS = {
-    "Global": {"det_model_dir": None, "det_model_name": None, "rec_model_dir": None, "use_rec": True,
-               "device": "cpu", "output": "output/ocr", "vdl_dir": None, "vdl_run": "base"},
-    "PreProcess": {"limit_side_len": 960, "limit_type": "max", "max_side_limit": 4000},
-    "PostProcess": {"thresh": 0.3, "box_thresh": 0.6, "unclip_ratio": 1.5, "max_candidates": 1000},
-    "Explain": {"method": "gradcam", "layers": ["neck"], "boxes": "all", "all_text": True, "regions": [],
-                "missed": [], "scorecam_batch_size": 8, "gradient_support": True},
-    "Output": {"alpha": 0.45, "raw_maps": "grid", "max_pixels": 120_000_000},
-}
+RAW_MAPS = ("grid", "page", "none")
 
 
-def parse_args(argv=None):
+def parse_args(argv=None) -> argparse.Namespace:
     from ..config import add_config_args
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -48,44 +40,45 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def build_config(args) -> dict:
-    from ..config import load_config
+def build_config(args: argparse.Namespace) -> dict:
+    """configs/det/explain_ocr.yml, then -c, -o and the flags; checked before any model loads."""
+    from ..config import as_list, load_config, set_from_args
+    from ..errors import InputError
 
-    cfg = load_config(args.config, args.opt, DEFAULTS)
-    g, e = cfg["Global"], cfg["Explain"]
-    for key in ("det_model_dir", "det_model_name", "rec_model_dir", "output", "vdl_dir", "vdl_run", "device"):
-        if getattr(args, key) is not None:
-            g[key] = getattr(args, key)
-    for key in ("boxes", "method"):
-        if getattr(args, key) is not None:
-            e[key] = getattr(args, key)
-    if args.layers:
-        e["layers"] = [s.strip() for s in args.layers.split(",") if s.strip()]
-    elif isinstance(e.get("layers"), str):
-        e["layers"] = [s.strip() for s in e["layers"].split(",") if s.strip()]
-    if args.region:
-        e["regions"] = list(args.region)
-    if args.missed:
-        e["missed"] = list(args.missed)
-    if cfg["Output"]["raw_maps"] not in ("grid", "page", "none"):
-        from ..errors import InputError
-
+    cfg = load_config("det/explain_ocr", args.config, args.opt)
+    set_from_args(cfg, args, {
+        "det_model_dir": "Global.det_model_dir", "det_model_name": "Global.det_model_name",
+        "rec_model_dir": "Global.rec_model_dir", "output": "Global.output", "vdl_dir": "Global.vdl_dir",
+        "vdl_run": "Global.vdl_run", "device": "Global.device", "boxes": "Explain.boxes",
+        "method": "Explain.method", "layers": "Explain.layers", "region": "Explain.regions",
+        "missed": "Explain.missed"})
+    cfg["Explain"]["layers"] = as_list(cfg["Explain"]["layers"])
+    if cfg["Output"]["raw_maps"] not in RAW_MAPS:
         raise InputError(f"Output.raw_maps must be grid, page or none, not {cfg['Output']['raw_maps']}")
     return cfg
+
+
+def build_explainer(cfg: dict):
+    """The configured text pipeline and an explainer of its detector."""
+    from ..ocr.explain import OCRExplainer
+    from ..ocr.pipeline import TextPipeline
+
+    e = cfg["Explain"]
+    pipeline = TextPipeline.from_config(cfg)
+    return OCRExplainer(pipeline, e["method"], e["layers"], method_kwargs(e), bool(e["gradient_support"]))
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     cfg = build_config(args)
-    g, e, o = cfg["Global"], cfg["Explain"], cfg["Output"]
+    g, e = cfg["Global"], cfg["Explain"]
 
     from ..cli import set_device
-    from ..errors import PaddleCamError
+    from ..fonts import find_cjk_font_path
     from ..hooks import resolve_layer
     from ..io import ensure_writable_dir, list_images
     from ..methods import get_method
-    from ..ocr.explain import OCRExplainer, parse_polygon, resolve_layers
-    from ..sinks.fonts import find_cjk_font_path
+    from ..ocr.explain import parse_polygon
 
     out_root = ensure_writable_dir(g["output"])
     images = list_images(args.img)
@@ -103,61 +96,37 @@ def main(argv=None) -> int:
         from ..sinks.visualdl import VisualDLRun
 
         vdl = VisualDLRun(g["vdl_dir"], g["vdl_run"])
-    failed = 0
-    single = len(images) == 1
+    def one(path: str) -> str:
+        report = explain_one(explainer, path, out_root, cfg, regions, missed, vdl)
+        n = len(report["explanations"])
+        return f"{len(report['boxes'])} boxes, {n} explanations -> {os.path.dirname(report['page_overlay'])}"
+
     try:
-        for path in progress(images, "explain_ocr"):
-            try:
-                report = explain_one(explainer, path, out_root, cfg, regions, missed, vdl)
-                if single:
-                    n = len(report["explanations"])
-                    print(f"{len(report['boxes'])} boxes, {n} explanations -> {os.path.dirname(report['page_overlay'])}")
-            except PaddleCamError as err:
-                if single:
-                    raise
-                fail(f"{path}: {err}")
-                failed += 1
+        failed = explain_each(images, "explain_ocr", one)
     finally:
         if vdl is not None:
             vdl.close()
-    if not single:
+    if len(images) > 1:
         print(f"explained {len(images) - failed}/{len(images)} images -> {out_root}")
     if vdl is not None:
         print(f"VisualDL: visualdl --logdir {g['vdl_dir']}  (run '{g['vdl_run']}')")
     return 2 if failed else 0
 
 
-def build_explainer(cfg):
-    from ..models.det import load_detector
-    from ..ocr.db_postprocess import DBPostProcess
-    from ..ocr.det_preprocess import DetPreprocess
-    from ..ocr.explain import OCRExplainer
-
-    g, e = cfg["Global"], cfg["Explain"]
-    det = load_detector(g["det_model_dir"], model_name=g["det_model_name"])
-    rec = None
-    if g["use_rec"]:
-        from ..ocr.rec import TextRecognizer
-
-        rec = TextRecognizer(g["rec_model_dir"])
-    kwargs = {"batch_size": int(e["scorecam_batch_size"])} if str(e["method"]).lower().startswith("score") else {}
-    return OCRExplainer(det, DetPreprocess(**cfg["PreProcess"]), DBPostProcess(**cfg["PostProcess"]), rec,
-                        e["method"], e["layers"], kwargs, bool(e["gradient_support"]))
-
-
-def explain_one(explainer, path, out_root, cfg, regions, missed, vdl):
+def explain_one(explainer, path: str, out_root: str, cfg: dict, regions, missed, vdl) -> dict:
+    """Explain one image and write its outputs; returns its report."""
     from ..io import read_image
     from ..sinks.det_report import write_page
     from ..sinks.visualdl import safe_tag
 
-    e, o, g = cfg["Explain"], cfg["Output"], cfg["Global"]
+    e, o = cfg["Explain"], cfg["Output"]
     img = read_image(path, max_pixels=int(o["max_pixels"]))
-    page = explainer.explain_page(img, e["boxes"], bool(e["all_text"]), regions, missed)
+    result = explainer.explain_page(img, e["boxes"], bool(e["all_text"]), regions, missed)
     stem = os.path.splitext(os.path.basename(path))[0]
     det = explainer.detector
     model_info = {"name": det.name, "arch": det.arch, "source": os.path.abspath(det.source), "fused": det.fused,
                   "weights": os.path.abspath(det.source)}
-    return write_page(os.path.join(out_root, stem), path, page, model_info, explainer.method.name, explainer.layers,
+    return write_page(os.path.join(out_root, stem), path, result, model_info, explainer.method.name, explainer.layers,
                       float(o["alpha"]), o["raw_maps"], vdl, safe_tag(stem))
 
 

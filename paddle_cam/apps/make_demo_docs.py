@@ -3,65 +3,95 @@
 
     python tools/make_demo_docs.py --kind invoice --num 4 --seed 100 --out demo_docs/invoices
     python tools/make_demo_docs.py --kind lines --seed 7 --out demo_docs/lines
+
+Defaults: configs/make_demo_docs.yml. Invoices: OUT/invoice_<seed>.jpg with OUT/invoice_<seed>.json
+(:func:`paddle_cam.datasets.invoices.render_invoice`); lines: OUT/line_*.png and
+OUT/ground_truth.json (:func:`paddle_cam.datasets.lines.make_lines`).
 """
 import argparse
 import os
 
 from ..cli import run_main
 
-JPEG_QUALITY = 90
+KINDS = ("invoice", "lines")
+FLAGS = {"kind": "Global.kind", "num": "Global.num", "seed": "Global.seed", "out": "Global.output"}
 
 
-def _lines(args: argparse.Namespace) -> int:
-    from paddle_cam.demo.lines import make_lines
-    from paddle_cam.io import ensure_writable_dir, save_json, save_png
+def parse_args(argv=None) -> argparse.Namespace:
+    from ..config import add_config_args
 
-    out = ensure_writable_dir(args.out)
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--kind", choices=list(KINDS), default=None,
+                   help="invoice: VAT invoice pages with line polygons; "
+                        "lines: text lines for the orientation classifier (default invoice)")
+    p.add_argument("--num", type=int, default=None, help="invoices to render; invoice i uses seed SEED+i (default 1)")
+    p.add_argument("--seed", type=int, default=None, help="first seed (default 7)")
+    p.add_argument("--out", default=None, help="output folder (required, here or as -o Global.output=DIR)")
+    add_config_args(p)
+    return p.parse_args(argv)
+
+
+def settings(args: argparse.Namespace) -> dict:
+    """Defaults, ``-c``, ``-o``, then the flags; the output folder and the kind are required to be valid."""
+    from ..config import load_config, set_from_args
+    from ..errors import InputError
+
+    cfg = set_from_args(load_config("make_demo_docs", args.config, args.opt), args, FLAGS)
+    g = cfg["Global"]
+    if not g["output"]:
+        raise InputError("no output folder; pass --out DIR (or -o Global.output=DIR)")
+    if g["kind"] not in KINDS:
+        raise InputError(f"Global.kind must be one of {', '.join(KINDS)}, not {g['kind']!r}")
+    return cfg
+
+
+def write_lines(cfg: dict) -> int:
+    from ..datasets.lines import make_lines
+    from ..io import ensure_writable_dir, save_json, save_png
+
+    g = cfg["Global"]
+    out = ensure_writable_dir(g["output"])
     gt = []
-    for name, img, deg, text in make_lines(args.seed):
+    for name, img, deg, text in make_lines(int(g["seed"])):
         save_png(os.path.join(out, name + ".png"), img[:, :, ::-1])
         gt.append({"file": name + ".png", "orientation": deg, "text": text})
-    save_json(os.path.join(out, "ground_truth.json"), {"kind": args.kind, "seed": args.seed, "lines": gt})
+    save_json(os.path.join(out, "ground_truth.json"), {"kind": g["kind"], "seed": g["seed"], "lines": gt})
     print(f"wrote {len(gt)} lines -> {out}")
     return 0
 
 
-def _invoices(args: argparse.Namespace) -> int:
+def write_invoices(cfg: dict) -> int:
     import cv2
     from tqdm import tqdm
 
-    from paddle_cam.demo.invoice import render_invoice
-    from paddle_cam.errors import InputError
-    from paddle_cam.io import atomic_write_bytes, ensure_writable_dir, save_json
+    from ..datasets.invoices import render_invoice
+    from ..errors import InputError
+    from ..io import atomic_write_bytes, ensure_writable_dir, save_json
 
-    if args.num < 1:
-        raise InputError(f"--num must be at least 1, got {args.num}")
-    if args.seed < 0 or args.seed + args.num > 2 ** 32:
-        raise InputError(f"seeds must lie in [0, 2**32); got --seed {args.seed} with --num {args.num}")
-    out = ensure_writable_dir(args.out)
-    for seed in tqdm(range(args.seed, args.seed + args.num), desc="invoices", unit="page", disable=args.num <= 1):
+    g = cfg["Global"]
+    num, seed0 = int(g["num"]), int(g["seed"])
+    if num < 1:
+        raise InputError(f"--num must be at least 1, got {num}")
+    if seed0 < 0 or seed0 + num > 2 ** 32:
+        raise InputError(f"seeds must lie in [0, 2**32); got --seed {seed0} with --num {num}")
+    out = ensure_writable_dir(g["output"])
+    quality = int(cfg["Output"]["jpeg_quality"])
+    for seed in tqdm(range(seed0, seed0 + num), desc="invoices", unit="page", disable=num <= 1):
         img, gt = render_invoice(seed)
-        ok, enc = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        ok, enc = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
         if not ok:
             raise RuntimeError(f"JPEG encoding failed for invoice seed {seed}")
         stem = os.path.join(out, f"invoice_{seed:04d}")
         atomic_write_bytes(stem + ".jpg", enc.tobytes())
         save_json(stem + ".json", gt)
-    last = args.seed + args.num - 1
-    print(f"wrote {args.num} invoice{'s' if args.num > 1 else ''} (seeds {args.seed}..{last}) -> {out}")
+    last = seed0 + num - 1
+    print(f"wrote {num} invoice{'s' if num > 1 else ''} (seeds {seed0}..{last}) -> {out}")
     return 0
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description="render synthetic demo documents with ground truth")
-    p.add_argument("--kind", choices=["invoice", "lines"], default="invoice",
-                   help="invoice: VAT invoice pages with line polygons; "
-                        "lines: text lines for the orientation classifier")
-    p.add_argument("--num", type=int, default=1, help="invoices to render; invoice i uses seed SEED+i")
-    p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--out", required=True, help="output folder")
-    args = p.parse_args()
-    return _invoices(args) if args.kind == "invoice" else _lines(args)
+def main(argv=None) -> int:
+    cfg = settings(parse_args(argv))
+    return write_invoices(cfg) if cfg["Global"]["kind"] == "invoice" else write_lines(cfg)
 
 
 def cli() -> None:

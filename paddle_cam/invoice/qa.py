@@ -8,10 +8,11 @@ from typing import Dict, List, Optional, Sequence
 import cv2
 import numpy as np
 
-from ..ocr.orientation import flipped_fraction, rotate, vertical_fraction
+from ..geometry import grown_polygon, polygon_mask
+from ..ocr.pipeline import Box, TextPipeline
 from ..ocr.regions import energy_in_box, region_shares
-from ..ocr.targets import polygon_mask
-from .fields import match_detections
+from .matching import match_detections
+from .schema import field_of_line
 
 
 @dataclass
@@ -21,7 +22,7 @@ class PageQA:
     name: str
     page: np.ndarray                    # BGR, upright
     rotation: int                       # degrees the input was turned clockwise to be upright
-    boxes: list                         # paddle_cam.ocr.explain.Box
+    boxes: List[Box]
     fields: List[str]                   # decided field per box
     field_probs: np.ndarray             # (n_boxes, classes)
     explained: Dict[int, dict] = field(default_factory=dict)   # box id -> page map, shares, peak
@@ -30,45 +31,35 @@ class PageQA:
 
 
 class InvoiceQA:
-    """OCR, the orientation classifier and the field classifier, run page by page."""
+    """The text pipeline (with its line orientation classifier) and the field classifier, run
+    page by page.
 
-    def __init__(self, ocr, field_clf, line_clf=None, qa_cfg: Optional[dict] = None,
+    Args:
+        pipeline: detects and reads; its ``line_clf`` decides 180-degree turns.
+        field_clf: the field classifier (``paddle_cam.invoice.classifier.FieldClassifier``).
+        qa_cfg: the ``QA`` section of ``configs/qa.yml`` (flag thresholds, expected fields).
+        explain_cfg: the ``Explain`` section (which decisions to explain, method, layers).
+    """
+
+    def __init__(self, pipeline: TextPipeline, field_clf, qa_cfg: Optional[dict] = None,
                  explain_cfg: Optional[dict] = None):
-        self.ocr = ocr
+        self.pipeline = pipeline
         self.field_clf = field_clf
-        self.line_clf = line_clf
         self.qa = dict(qa_cfg or {})
         self.ex = dict(explain_cfg or {})
-
-    def _upright(self, page: np.ndarray):
-        det = self.ocr.detect(page)
-        rotation = 0
-        if det[3] and vertical_fraction([b.polygon for b in det[3]]) > 0.5:
-            page, rotation = rotate(page, 90), 90
-            det = self.ocr.detect(page)
-        boxes = det[3]
-        if boxes and self.line_clf is not None and self.ocr.rec is not None:
-            crops = self.ocr.rec.crops(page, [b.polygon for b in boxes])
-            if flipped_fraction(self.line_clf, crops) > 0.5:
-                page, rotation = rotate(page, 180), (rotation + 180) % 360
-                det = self.ocr.detect(page)
-        return page, rotation, det
 
     def run_page(self, name: str, page: np.ndarray, fix_orientation: bool = True) -> PageQA:
         """Detect, read, decide, explain (per the explain mode) and flag one page."""
         t0 = time.perf_counter()
-        if fix_orientation:
-            page, rotation, det = self._upright(page)
-        else:
-            rotation, det = 0, self.ocr.detect(page)
-        boxes = det[3]
+        ocr = self.pipeline.upright(page) if fix_orientation else self.pipeline.detect(page)
+        page, boxes = ocr.image, ocr.boxes
         labels = list(self.field_clf.labels)
         if boxes:
             probs = self.field_clf.predict(self.field_clf.prepare(page, [b.polygon for b in boxes]))
         else:
             probs = np.zeros((0, len(labels)), np.float32)
         fields = [labels[int(i)] for i in probs.argmax(axis=1)] if len(boxes) else []
-        res = PageQA(name, page, rotation, boxes, fields, probs)
+        res = PageQA(name, page, ocr.rotation, boxes, fields, probs)
         self._explain(res)
         self._flag(res)
         res.seconds = time.perf_counter() - t0
@@ -100,9 +91,9 @@ class InvoiceQA:
         all_polys = [b.polygon for b in res.boxes]
         ids = [b.id for b in res.boxes]
         for i, r in zip(idx, out):
-            raw = np.maximum(np.asarray(r["page_raw"], np.float32), 0)
+            raw = np.maximum(np.asarray(r.page_raw, np.float32), 0)
             res.explained[res.boxes[i].id] = {
-                "page_raw": raw, "class_id": int(r["class_id"]),
+                "page_raw": raw, "class_id": int(r.class_id),
                 "regions": region_shares(raw, all_polys, ids),
                 "own_share": energy_in_box(raw, res.boxes[i].polygon),
                 "peak": [int(v) for v in np.unravel_index(int(np.argmax(raw)), raw.shape)[::-1]],
@@ -147,6 +138,30 @@ def redact(page_bgr: np.ndarray, keep_polygons: Sequence, margin: int = 4) -> np
 
 def match_boxes_to_gt(box_polys: Sequence, gt_lines: Sequence[dict], iou: float = 0.5) -> Dict[int, int]:
     """Greedy one-to-one match of detected boxes to ground-truth lines by polygon IoU:
-    {box index: line index} (see :func:`paddle_cam.invoice.fields.match_detections`)."""
+    {box index: line index} (see :func:`paddle_cam.invoice.matching.match_detections`)."""
     m = match_detections(box_polys, gt_lines, iou)
     return {i: j for i, j in enumerate(m) if j is not None}
+
+
+def score_against_gt(res: PageQA, gt: dict) -> Dict[str, int]:
+    """Field accuracy on matched boxes (one-to-one, grown ground-truth polygons) and the pointing
+    game of explained decisions (the map's peak inside a ground-truth line of the decided field,
+    grown by 4 px): counts, so a corpus sums them."""
+    lines = gt["lines"]
+    match = match_boxes_to_gt([b.polygon for b in res.boxes], lines)
+    correct = sum(1 for i, j in match.items() if res.fields[i] == field_of_line(lines[j]))
+    hits = n_point = 0
+    for box_id, e in res.explained.items():
+        i = next(k for k, b in enumerate(res.boxes) if b.id == box_id)
+        if i not in match or field_of_line(lines[match[i]]) == "other":
+            continue
+        want = res.fields[i]
+        x, y = e["peak"]
+        n_point += 1
+        for line in lines:
+            if field_of_line(line) == want:
+                m = polygon_mask(grown_polygon(line["polygon"], 4), res.page.shape[:2])
+                if m[min(y, m.shape[0] - 1), min(x, m.shape[1] - 1)] > 0:
+                    hits += 1
+                    break
+    return {"matched_boxes": len(match), "field_correct": correct, "pointing_hits": hits, "pointing_n": n_point}

@@ -10,6 +10,7 @@ from ..base import BaseCAM
 
 class EigenCAM(BaseCAM):
     name = "eigencam"
+    crop_paths = False
     uses_gradients = False
 
     def get_cam_image(self, activations, grads, input_tensor, targets, layer):

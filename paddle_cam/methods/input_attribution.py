@@ -23,6 +23,8 @@ import numpy as np
 import paddle
 
 from ..base import CAMResult, normalize_maps, to_tensor
+from ..baselines import make_baseline
+from ..modes import eval_mode
 from ..targets import check_targets, default_targets, score_of, select_item
 
 Baseline = Union[str, float, np.ndarray, Callable[[np.ndarray], np.ndarray]]
@@ -44,10 +46,8 @@ class AttributionResult(CAMResult):
 
 def input_baseline(x: np.ndarray, baseline: Baseline) -> np.ndarray:
     """(C, H, W) baseline for one (C, H, W) input: ``paper``/``white``/``blur`` (see
-    ``paddle_cam.metrics.faithfulness.make_baseline``), a number, a (C,) colour, a full array,
-    or a callable on the input."""
-    from ..metrics.faithfulness import make_baseline
-
+    ``paddle_cam.baselines.make_baseline``), a number, a (C,) colour, a full array, or a
+    callable on the input."""
     if isinstance(baseline, str):
         return make_baseline(x, baseline)
     if callable(baseline):
@@ -89,9 +89,6 @@ def stack_results(parts: List[AttributionResult], method: str) -> AttributionRes
                              attributions=attr, delta=delta)
 
 
-_stack = stack_results  # the name the method modules used
-
-
 def as_numpy_input(input_tensor) -> np.ndarray:
     """(N, C, H, W) float32 numpy batch from a tensor or array."""
     x = input_tensor.numpy() if hasattr(input_tensor, "numpy") else np.asarray(input_tensor)
@@ -106,10 +103,8 @@ class InputAttribution:
     (and ``default_targets`` when its model is not a dynamic Layer)."""
 
     name = "inputattribution"
-    # BaseCAM's flag for *layer*-gradient CAMs, which tools use to pick the neck-crop fast path;
-    # attributions on the input never take it
-    uses_gradients = False
-    reshape_transform = None
+    # attributions live on the input, not on a layer the detector's crop paths could cut
+    crop_paths = False
 
     # --- what a method provides ----------------------------------------------------------
     def attribute(self, x: np.ndarray, targets: Sequence[Callable]) -> List[AttributionResult]:
@@ -148,6 +143,8 @@ class GradientAttribution(InputAttribution):
     """Input-gradient methods on a dynamic-graph ``model`` (put in ``eval()`` for the call, its
     training flag restored); a subclass implements ``compute``."""
 
+    kind = "input_gradient"
+
     def __init__(self, model: paddle.nn.Layer, reduce: str = "abs"):
         self.model = model
         reduce_attributions(np.zeros((1, 1, 1, 1)), reduce)  # fail early on a bad name
@@ -181,23 +178,13 @@ class GradientAttribution(InputAttribution):
             return np.array([[float(score_of(t, select_item(out, j))) for t in targets]
                              for j in range(len(batch))], np.float64)
 
-    def _in_eval(self, fn, *args):
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            return fn(*args)
-        finally:
-            if was_training:
-                self.model.train()
-
     def default_targets(self, x: np.ndarray) -> list:
-        def top(batch):
-            with paddle.no_grad():
-                return default_targets(self.model(to_tensor(batch)), batch.shape[0])
-        return self._in_eval(top, x)
+        with eval_mode(self.model), paddle.no_grad():
+            return default_targets(self.model(to_tensor(x)), x.shape[0])
 
     def attribute(self, x: np.ndarray, targets: Sequence[Callable]) -> List[AttributionResult]:
-        attr, fx, delta = self._in_eval(self.compute, x, targets)
+        with eval_mode(self.model):
+            attr, fx, delta = self.compute(x, targets)
         return [attribution_result(attr[i:i + 1], self.reduce, fx[i:i + 1], [t], self.name,
                                    None if delta is None else delta[i:i + 1])
                 for i, t in enumerate(targets)]

@@ -4,7 +4,7 @@ Black-box: ``model`` is a dynamic Layer *or* any ``predict(batch np) -> outputs 
 ``paddle_cam.models.static.StaticPredictor`` on an exported inference folder, so it explains
 what PP-OCR users deploy without a dynamic graph. Targets are the usual paddle_cam targets
 (computed in numpy for mask/class targets) or plain numpy score functions
-``f(item_output) -> float`` (see ``paddle_cam.metrics.faithfulness.score_numpy``).
+``f(item_output) -> float`` (see ``paddle_cam.targets.score_numpy``).
 
 A pixel's attribution is the mean, over the windows covering it, of score(x) - score(x with the
 window filled); ``raw`` is its ReLU (pixels whose occlusion lowers the target). Occluded
@@ -14,11 +14,13 @@ neighbourhood: on a full page that is what keeps occlusion affordable.
 """
 from __future__ import annotations
 
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..metrics.faithfulness import as_predict, score_numpy
+from ..errors import TargetError
+from ..predictors import as_predict
+from ..targets import ClassifierOutputTarget, score_numpy
 from .input_attribution import AttributionResult, Baseline, InputAttribution, attribution_result, input_baseline
 
 Region = Optional[Tuple[int, int, int, int]]
@@ -46,6 +48,7 @@ class BlackBoxMethod(InputAttribution):
     """
 
     name = "blackbox"
+    kind = "black_box"
 
     def __init__(self, model: Callable, baseline: Baseline = "paper",
                  batch_size: int = 8, region: Region = None):
@@ -66,11 +69,8 @@ class BlackBoxMethod(InputAttribution):
 
     def default_targets(self, x: np.ndarray) -> list:
         """The top class of a classifier's (N, K) output."""
-        from ..targets import ClassifierOutputTarget
-
         out = np.asarray(self.predict(x))
         if out.ndim != 2:
-            from ..errors import TargetError
             raise TargetError(f"no default target for an output of shape {out.shape}; pass targets=")
         return [ClassifierOutputTarget(int(c)) for c in out.argmax(axis=1)]
 
@@ -81,12 +81,12 @@ class BlackBoxMethod(InputAttribution):
 
 
 class Occlusion(BlackBoxMethod):
-    """Sliding-window occlusion with a document baseline; ``target_layers`` is ignored."""
+    """Sliding-window occlusion with a document baseline."""
 
     name = "occlusion"
 
-    def __init__(self, model, target_layers=None, reshape_transform=None, window=16, stride=8,
-                 baseline: Baseline = "paper", batch_size: int = 8, region: Region = None, **kwargs):
+    def __init__(self, model, *, window: Union[int, Tuple[int, int]] = 16, stride: Union[int, Tuple[int, int]] = 8,
+                 baseline: Baseline = "paper", batch_size: int = 8, region: Region = None):
         super().__init__(model, baseline, batch_size, region)
         self.window = _pair(window)
         self.stride = _pair(stride)

@@ -10,20 +10,12 @@ spread any energy measure over the whole page. ``raw`` is its ReLU.
 ``model`` is a dynamic Layer or any ``predict(batch np) -> outputs np`` (e.g. a
 ``StaticPredictor`` of an exported model); one forward per mask scores every target of the
 image. ``region=(x0, y0, x1, y1)`` confines the masks to part of the input (the rest stays
-intact), so a small text line gets cells of text height instead of page-sized ones.
-
-Targets for detections:
-- ``DRiseBoxTarget``: D-RISE similarity, max over the boxes DB post-processing finds on the
-  masked input of IoU(box, target) x box score. Faithful to what the user sees, but a step
-  function of the mask (a box appears or not), so it needs more masks.
-- the cheaper proxy ``DBBoxTarget`` (mean shrink probability inside the target polygon):
-  DB's box score *is* the mean probability inside the box, and a line that shrinks, splits or
-  vanishes loses probability mass inside the polygon roughly in proportion to the lost IoU, so
-  the proxy tracks IoU x score smoothly and converges with fewer masks.
+intact), so a small text line gets cells of text height instead of page-sized ones. For a
+detector, D-RISE's box similarity is a target like any other (``paddle_cam.ocr.targets``).
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence, Tuple
+from typing import Callable, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
@@ -33,13 +25,13 @@ from .occlusion import BlackBoxMethod, Region, _pair, _region
 
 
 class RISE(BlackBoxMethod):
-    """Randomised input sampling; ``target_layers`` is ignored."""
+    """Randomised input sampling."""
 
     name = "rise"
 
-    def __init__(self, model, target_layers=None, reshape_transform=None, n_masks: int = 256, grid=8,
-                 p_keep: float = 0.5, baseline: Baseline = "paper", batch_size: int = 8, region: Region = None,
-                 center: bool = True, seed: int = 0, **kwargs):
+    def __init__(self, model, *, n_masks: int = 256, grid: Union[int, Tuple[int, int]] = 8, p_keep: float = 0.5,
+                 baseline: Baseline = "paper", batch_size: int = 8, region: Region = None, center: bool = True,
+                 seed: int = 0):
         super().__init__(model, baseline, batch_size, region)
         if n_masks < 1 or not 0 < p_keep < 1:
             raise ValueError("n_masks must be >= 1 and 0 < p_keep < 1")
@@ -89,55 +81,3 @@ class RISE(BlackBoxMethod):
         maps = np.zeros((len(targets), h, w), np.float32)
         maps[:, y0:y1, x0:x1] = sal
         return maps, s0
-
-
-class DRiseBoxTarget:
-    """D-RISE similarity of a DB detector's output to one target box (numpy, black-box).
-
-    ``polygon``: the target box on the output map's grid (e.g. ``DBPostProcess``'s
-    ``input_polygon``). On an item's shrink map, DB post-processing runs on a window of
-    ``context`` x the box's size around it (boxes that can overlap the target lie there; this
-    keeps it to a few ms instead of post-processing the whole page per mask), and the value is
-    max over found boxes of IoU(box, target) x box score, 0 if none overlaps.
-    """
-
-    numpy_target = True
-    kind = "box"
-
-    def __init__(self, polygon, postprocess=None, context: float = 1.0, box_id: int = 0):
-        from shapely.geometry import Polygon
-
-        from ..ocr.db_postprocess import DBPostProcess
-
-        self.polygon = np.asarray(polygon, np.float64).reshape(-1, 2)
-        self.post = postprocess or DBPostProcess()
-        self.context = float(context)
-        self.box_id = box_id
-        self._shape = Polygon(self.polygon).buffer(0)
-
-    def window(self, hw) -> Tuple[int, int, int, int]:
-        """(x0, y0, x1, y1) of the post-processing window on a map of size hw."""
-        lo, hi = self.polygon.min(axis=0), self.polygon.max(axis=0)
-        pad = (hi - lo) * self.context + 4
-        x0, y0 = np.floor(np.maximum(lo - pad, 0)).astype(int)
-        x1, y1 = np.ceil(np.minimum(hi + pad, [hw[1], hw[0]])).astype(int)
-        return int(x0), int(y0), int(x1), int(y1)
-
-    def __call__(self, output) -> float:
-        from shapely.geometry import Polygon
-
-        from ..ocr.db_postprocess import as_prob_map
-
-        prob = as_prob_map(output.numpy() if hasattr(output, "numpy") else output)
-        x0, y0, x1, y1 = self.window(prob.shape)
-        crop = prob[y0:y1, x0:x1]
-        best = 0.0
-        for d in self.post(crop, np.array([y1 - y0, x1 - x0])):
-            box = Polygon(np.asarray(d["input_polygon"], np.float64) + [x0, y0]).buffer(0)
-            inter = box.intersection(self._shape).area
-            if inter > 0:
-                best = max(best, inter / box.union(self._shape).area * float(d["score"]))
-        return best
-
-    def __repr__(self) -> str:
-        return f"DRiseBoxTarget(box_{self.box_id})"

@@ -17,11 +17,12 @@ from ..targets import score_of, select_item
 
 class ScoreCAM(BaseCAM):
     name = "scorecam"
+    crop_paths = False
     uses_gradients = False
 
-    def __init__(self, model, target_layers, reshape_transform=None, batch_size: int = 16,
-                 baseline: Union[float, np.ndarray] = 0.0, **kwargs):
-        super().__init__(model, target_layers, reshape_transform, **kwargs)
+    def __init__(self, model, target_layers, reshape_transform=None, gradient_support: bool = False,
+                 batch_size: int = 16, baseline: Union[float, np.ndarray] = 0.0):
+        super().__init__(model, target_layers, reshape_transform, gradient_support)
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
         self.batch_size = int(batch_size)

@@ -20,13 +20,13 @@ from .input_attribution import Baseline, GradientAttribution, input_baseline
 
 
 class SmoothGrad(GradientAttribution):
-    """SmoothGrad of input gradients with the BaseCAM call conventions (``target_layers`` ignored)."""
+    """SmoothGrad of input gradients with the BaseCAM call conventions."""
 
     name = "smoothgrad"
 
-    def __init__(self, model: paddle.nn.Layer, target_layers=None, reshape_transform=None, n_samples: int = 16,
-                 noise_level: float = 0.15, internal_batch_size: int = 8, multiply_by_input: bool = False,
-                 baseline: Baseline = "paper", reduce: Optional[str] = None, seed: int = 0, **kwargs):
+    def __init__(self, model: paddle.nn.Layer, *, n_samples: int = 16, noise_level: float = 0.15,
+                 internal_batch_size: int = 8, multiply_by_input: bool = False, baseline: Baseline = "paper",
+                 reduce: Optional[str] = None, seed: int = 0):
         if n_samples < 1:
             raise ValueError("n_samples must be >= 1")
         super().__init__(model, reduce or "abs")

@@ -6,6 +6,7 @@ from ..base import BaseCAM
 
 class XGradCAM(BaseCAM):
     name = "xgradcam"
+    crop_paths = True
     eps = 1e-7
 
     def get_cam_weights(self, activations, grads, input_tensor, targets, layer):

@@ -6,96 +6,33 @@ Insertion: start from the baseline and put the pixels back in the same order; hi
 
 Document-aware choices:
 - The baseline is *paper*, never black: a black fill on a white page is itself a strong
-  (ink-like) signal for a text detector. ``make_baseline`` gives the page's own median colour
-  (its background, in the model's normalised input space), the normalised value of white, a
-  Gaussian blur, or ROAD's noisy linear imputation from the remaining pixels (Rong et al. 2022,
-  ``road_impute``), whose fill carries no shape information about the removed set.
+  (ink-like) signal for a text detector. ``paddle_cam.baselines.make_baseline`` gives the
+  page's own median colour (its background, in the model's normalised input space), the
+  normalised value of white or a Gaussian blur; ``road_impute`` gives ROAD's noisy linear
+  imputation from the remaining pixels (Rong et al. 2022), whose fill carries no shape
+  information about the removed set.
 - The score is whatever the model says about the target, through a generic
   ``score_fn(batch) -> (B,) scores``: a DB box's mean shrink-map probability (``target_score_fn``
-  with a ``DBBoxTarget``), a D-RISE box similarity (``paddle_cam.methods.rise.DRiseBoxTarget``),
+  with a ``DBBoxTarget``), a D-RISE box similarity (``paddle_cam.ocr.targets.DRiseBoxTarget``),
   or a class score. Scores come from the model's own output, so any predictor works: a
-  dynamic-graph Layer or a Paddle Inference ``StaticPredictor`` (``as_predict``).
+  dynamic-graph Layer or a Paddle Inference ``StaticPredictor``
+  (``paddle_cam.predictors.as_predict``).
 - Ties (e.g. the exact zeros of a gradient-supported CAM) are ordered at random (seeded), not
   in raster order, which would otherwise delete the top of the page first.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-import cv2
 import numpy as np
 import paddle
 
+from ..baselines import make_baseline, paper_color
+from ..predictors import Predict, as_predict
+from ..targets import score_numpy
+
 ScoreFn = Callable[[np.ndarray], np.ndarray]
-Predict = Callable[[np.ndarray], Any]
-
-# PaddleOCR / ImageNet normalisation: x * (1/255) / std - mean / std
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-# --- black-box plumbing (shared with Occlusion and RISE) ---------------------------------
-
-def _first_array(output: Any) -> np.ndarray:
-    if isinstance(output, paddle.Tensor):
-        return output.numpy()
-    if isinstance(output, np.ndarray):
-        return output
-    if isinstance(output, (list, tuple)) and output:
-        return _first_array(output[0])
-    if isinstance(output, dict) and output:
-        return _first_array(next(iter(output.values())))
-    return np.asarray(output)
-
-
-def as_predict(model: Union[paddle.nn.Layer, Predict]) -> Callable[[np.ndarray], np.ndarray]:
-    """``batch (N, C, H, W) float32 -> first output as numpy`` for a dynamic Layer (run in
-    ``eval()`` under ``no_grad``, training flag restored) or any callable such as
-    ``paddle_cam.models.static.StaticPredictor``."""
-    if isinstance(model, paddle.nn.Layer):
-        def predict(batch: np.ndarray) -> np.ndarray:
-            was_training = model.training
-            model.eval()
-            try:
-                with paddle.no_grad():
-                    return _first_array(model(paddle.to_tensor(np.ascontiguousarray(batch, np.float32))))
-            finally:
-                if was_training:
-                    model.train()
-        return predict
-    if not callable(model):
-        raise TypeError(f"expected a paddle.nn.Layer or a callable predict(batch), got {type(model).__name__}")
-
-    def predict_np(batch: np.ndarray) -> np.ndarray:
-        return _first_array(model(np.ascontiguousarray(batch, np.float32)))
-    return predict_np
-
-
-def score_numpy(target: Callable, item_output: np.ndarray) -> float:
-    """A target's value on one item's numpy output.
-
-    ``MaskedMeanTarget`` (and so ``DBBoxTarget``) and ``ClassifierOutputTarget`` are computed in
-    numpy; other paddle_cam targets get the output as a tensor; any other callable (a numpy
-    score function, ``DRiseBoxTarget``) gets the numpy array and may return a float.
-    """
-    from ..targets import ClassifierOutputTarget, MaskedMeanTarget
-
-    item = np.asarray(item_output)
-    if isinstance(target, MaskedMeanTarget):
-        dense = item[target.channel] if item.ndim == 3 else item
-        if dense.shape != target.mask.shape:
-            from ..errors import TargetError
-            raise TargetError(f"mask shape {target.mask.shape} does not match the output map {dense.shape}")
-        return float((dense.astype(np.float64) * target.mask).sum() / float(target.mask.sum()))
-    if isinstance(target, ClassifierOutputTarget):
-        return float(item.reshape(-1)[target.category])
-    if type(target).__module__.startswith("paddle_cam.") and not getattr(target, "numpy_target", False):
-        return float(target(paddle.to_tensor(item)))
-    value = target(item)
-    if isinstance(value, paddle.Tensor):
-        return float(value)
-    return float(np.asarray(value, np.float64).reshape(-1)[0])
 
 
 def target_score_fn(model: Union[paddle.nn.Layer, Predict], target: Callable) -> ScoreFn:
@@ -121,47 +58,7 @@ def class_score_fn(model: Union[paddle.nn.Layer, Predict], class_id: int, softma
     return score_fn
 
 
-# --- baselines ---------------------------------------------------------------------------
-
-def normalized_value(pixel: float = 255.0, mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
-                     scale: float = 1.0 / 255.0) -> np.ndarray:
-    """(C,) value of a grey level (255 = white paper) after ``x * scale / std - mean / std``.
-
-    PaddleOCR normalises BGR images with the RGB-ordered ImageNet constants; for white the
-    channel order does not matter, for other greys pass the constants in the model's order.
-    """
-    return np.array([pixel * scale / s - m / s for m, s in zip(mean, std)], np.float32)
-
-
-def paper_color(image: np.ndarray) -> np.ndarray:
-    """(C,) per-channel median of a (C, H, W) input: on a document, its background paper."""
-    return np.median(np.asarray(image).reshape(image.shape[0], -1), axis=1).astype(np.float32)
-
-
-def make_baseline(image: np.ndarray, kind: str = "paper", white: Optional[Sequence[float]] = None,
-                  blur_sigma: Optional[float] = None) -> np.ndarray:
-    """(C, H, W) fill for removed pixels, in the model's (normalised) input space.
-
-    kind: ``paper`` (the page's median colour), ``white`` (``white`` = the normalised value of
-    a 255 pixel, e.g. ``normalized_value()``), ``blur`` (Gaussian, ``blur_sigma`` defaults to
-    1/64 of the long side: wide enough to erase strokes of text at PaddleOCR's input sizes).
-    Black is deliberately not offered: on paper it reads as ink.
-    """
-    img = np.asarray(image, np.float32)
-    if img.ndim != 3:
-        raise ValueError(f"baseline needs one (C, H, W) image, got shape {img.shape}")
-    c, h, w = img.shape
-    if kind in ("paper", "median"):
-        return np.broadcast_to(paper_color(img)[:, None, None], img.shape).copy()
-    if kind == "white":
-        if white is None:
-            white = normalized_value(255.0)
-        return np.broadcast_to(np.asarray(white, np.float32).reshape(c, 1, 1), img.shape).copy()
-    if kind == "blur":
-        sigma = float(blur_sigma or max(h, w) / 64.0)
-        return np.stack([cv2.GaussianBlur(ch, (0, 0), sigma, borderType=cv2.BORDER_REFLECT) for ch in img])
-    raise ValueError(f"unknown baseline '{kind}'; use paper, white or blur (or road in the curves)")
-
+# --- ROAD imputation ---------------------------------------------------------------------
 
 _ROAD_NEIGHBOURS = [(-1, 0, 1 / 6), (1, 0, 1 / 6), (0, -1, 1 / 6), (0, 1, 1 / 6),
                     (-1, -1, 1 / 12), (-1, 1, 1 / 12), (1, -1, 1 / 12), (1, 1, 1 / 12)]

@@ -16,8 +16,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ..ocr.regions import box_height, energy_in_box, grown_polygon
-from ..ocr.targets import polygon_mask
+from ..geometry import box_height, grown_polygon, polygon_mask
+from ..ocr.regions import energy_in_box
 
 Polygon = Sequence[Sequence[float]]
 

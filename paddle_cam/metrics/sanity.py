@@ -14,10 +14,10 @@ Two regions are compared, and both are reported:
 
 Why both: a map can be exactly zero on most of the input for reasons of *architecture*, not of
 weights. A box target of a DB detector has a gradient only inside the receptive field of the
-box (a few pixels around it at the neck), so a gradient-supported CAM is zero on ~97 % of a
-line's window before *and* after any re-initialisation. Those tied zeros dominate a
+box (a few pixels around it at the neck), so a gradient-supported CAM is zero on almost all of
+a line's window before *and* after any re-initialisation. Those tied zeros dominate a
 whole-map rank correlation: two maps that share only that support but are unrelated inside it
-still correlate at ~0.8, which says "the receptive field did not move", something no weights
+still correlate strongly, which says "the receptive field did not move", something no weights
 can change. Inside the claim region the ranks compare what the weights decide. The claim
 region is the union of both maps' non-zero pixels, so a map whose evidence moves, shrinks or
 grows after randomisation is still compared on all of it (pixels one map leaves at zero rank

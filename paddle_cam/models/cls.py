@@ -3,8 +3,8 @@ from inference folders (``.pdmodel`` or PIR ``.json`` + ``.pdiparams``) or train
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional
+from dataclasses import dataclass
+from typing import List, Optional
 
 import numpy as np
 import paddle
@@ -14,7 +14,6 @@ from . import pplcnet
 from .mobilenet_v3 import TextLineOrientationClassifier
 from .paddle_format import InferenceModel, read_inference_folder
 from .preprocess import PPLCNET_CROP, PPLCNET_TEXTLINE, PPOCR_CLS, Preprocess, from_inference_yml
-from .static import StaticPredictor  # noqa: F401  (re-exported)
 from .weights import conform_to_state_dict, load_state, read_pdparams, state_from_program_order
 
 

@@ -9,7 +9,6 @@ import re
 from typing import Dict, Optional
 
 import numpy as np
-import paddle
 import paddle.nn.functional as F
 
 from ..errors import ModelLoadError

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Callable, List, Optional
+from typing import List, Optional
 
 import cv2
 import numpy as np

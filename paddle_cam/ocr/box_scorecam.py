@@ -10,34 +10,17 @@ and the rank correlation with the straight version.
 """
 from __future__ import annotations
 
-from typing import Tuple
-
 import numpy as np
 import paddle
-import paddle.nn.functional as F
 
 from ..base import CAMResult, normalize_maps, resize_maps, to_tensor
+from ..geometry import box_window, mask_bounds
 from ..hooks import LayerHooks
 from ..methods.score_cam import ScoreCAM
+from ..modes import eval_mode
 from ..targets import MaskedMeanTarget
 
 ALIGN = 32  # PP-OCR det inputs must be multiples of 32
-
-
-def box_window(mask: np.ndarray, margin: int) -> Tuple[int, int, int, int]:
-    """(y0, y1, x0, x1): the mask's bounding box grown by ``margin``, aligned to 32 px."""
-    H, W = mask.shape
-    ys, xs = np.nonzero(mask)
-
-    def span(lo, hi, size):
-        lo, hi = max(0, lo - margin), min(size, hi + 1 + margin)
-        need = -(-(hi - lo) // ALIGN) * ALIGN
-        lo = max(0, min(lo, size - need))
-        return lo, min(size, lo + need)
-
-    y0, y1 = span(int(ys.min()), int(ys.max()), H)
-    x0, x1 = span(int(xs.min()), int(xs.max()), W)
-    return y0, y1, x0, x1
 
 
 def box_score_cam(model: paddle.nn.Layer, batch, target: MaskedMeanTarget, layer: str, margin: int = 96,
@@ -45,15 +28,15 @@ def box_score_cam(model: paddle.nn.Layer, batch, target: MaskedMeanTarget, layer
     """Score-CAM of one box target at ``layer``, with windowed masked forwards (see module doc)."""
     x = to_tensor(batch)
     H, W = x.shape[2:]
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         with paddle.no_grad():
             with LayerHooks(model, [layer]) as hooks:
                 full_score = float(target(model(x)[0]))
                 acts = hooks.activations[layer]
             masks = ScoreCAM.channel_masks(acts.numpy(), (H, W))[0]  # (C, H, W)
-            y0, y1, x0, x1 = box_window(target.mask, margin)
+            # the aligned window starts at the box (cut to the page) and grows towards the page's end
+            x0, y0, x1, y1 = box_window(mask_bounds(target.mask), (H, W), min_pad=margin, whole_pad=True,
+                                        multiple=ALIGN, anchor="start")
             win_masks = masks[:, y0:y1, x0:x1]
             win_x = x[:, :, y0:y1, x0:x1]
             local = paddle.to_tensor(target.mask[y0:y1, x0:x1])
@@ -80,6 +63,3 @@ def box_score_cam(model: paddle.nn.Layer, batch, target: MaskedMeanTarget, layer
         return CAMResult(raw=raw, normalized=normalize_maps(raw), per_layer_raw={layer: raw}, layer_maps={layer: cam},
                          scores=np.array([full_score], np.float32), targets=[target], method="scorecam",
                          layers=[layer])
-    finally:
-        if was_training:
-            model.train()

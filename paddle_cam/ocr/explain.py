@@ -6,28 +6,20 @@ model-input grid and are mapped back to page pixels for metrics and overlays.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Dict, Iterator, List, Mapping, Optional, Sequence
 
 import cv2
 import numpy as np
 
 from ..base import CAMResult, normalize_maps, resize_maps
 from ..errors import InputError
-from ..methods import get_method
+from ..methods import get_method, make_method, method_options
 from ..models.det import DEFAULT_LAYERS, SERVER_LAYERS, Detector
+from .pipeline import Box, OCRPage, TextPipeline
 from .regions import BoxLabels, energy_in_box
 from .targets import AllTextTarget, DBBoxTarget, MissedLineTarget, RegionTarget
 
 LAYER_ALIASES = {"scales": ["stage3", "stage4", "stage5", "neck"]}
-
-
-@dataclass
-class Box:
-    id: int
-    polygon: List[List[float]]     # page pixels
-    score: float
-    text: Optional[str] = None
-    text_score: Optional[float] = None
 
 
 @dataclass
@@ -61,10 +53,9 @@ class Explanation:
 
 @dataclass
 class PageResult:
-    image: np.ndarray              # BGR page
-    input_hw: tuple                # model input size
-    prob: np.ndarray               # (H_in, W_in) shrink map
-    boxes: List[Box]
+    """A detected page and the explanations made on it."""
+
+    page: OCRPage
     explanations: List[Explanation] = field(default_factory=list)
 
 
@@ -117,42 +108,32 @@ def select_boxes(boxes: List[Box], spec: str) -> List[Box]:
 
 
 class OCRExplainer:
-    """Detection (+ recognition) and CAM explanations of a DB detector on pages."""
+    """CAM explanations of a text pipeline's DB detector on pages (boxes, regions, missed lines
+    and all text), with the detection (and reading) of :class:`TextPipeline`."""
 
-    def __init__(self, detector: Detector, preprocess, postprocess, recognizer=None, method: str = "gradcam",
-                 layers: Optional[Sequence[str]] = None, method_kwargs: Optional[dict] = None,
-                 gradient_support: bool = True):
-        self.detector = detector
-        self.pre = preprocess
-        self.post = postprocess
-        self.rec = recognizer
+    def __init__(self, pipeline: TextPipeline, method: str = "gradcam", layers: Optional[Sequence[str]] = None,
+                 method_kwargs: Optional[dict] = None, gradient_support: bool = True):
+        self.pipeline = pipeline
         self.method = get_method(method)
-        self.layers = resolve_layers(detector, layers)
+        self.layers = resolve_layers(pipeline.detector, layers)
         self.method_kwargs = dict(method_kwargs or {})
-        self.method_kwargs.setdefault("gradient_support", gradient_support)
+        if "gradient_support" in method_options(self.method.name):
+            self.method_kwargs.setdefault("gradient_support", gradient_support)
 
-    def detect(self, image_bgr: np.ndarray):
-        """(input batch, preprocess info, shrink map on the input grid, boxes on the page)."""
-        chw, info = self.pre(image_bgr)
-        batch = chw[None].astype(np.float32)
-        prob = self.detector.prob_map(batch)[0, 0]
-        dets = self.post(prob, info)
-        boxes = [Box(i, [[float(x), float(y)] for x, y in d["polygon"]], float(d["score"])) for i, d in enumerate(dets)]
-        if self.rec is not None and boxes:
-            for b, (text, score) in zip(boxes, self.rec(image_bgr, [b.polygon for b in boxes])):
-                b.text, b.text_score = text, float(score)
-        return batch, info, prob, boxes
+    @property
+    def detector(self) -> Detector:
+        """The explained detector (the pipeline's)."""
+        return self.pipeline.detector
 
     def iter_targets(self, batch: np.ndarray, targets: Sequence) -> Iterator[CAMResult]:
         """CAMs of many targets on one page, in order, one at a time; box-like targets at the neck
         take the exact crop path (one neck pass for all), the others share one full forward."""
-        from ..methods.score_cam import ScoreCAM
         from ..targets import MaskedMeanTarget
         from . import neck_crop
         from .box_scorecam import box_score_cam
 
-        cam = self.method(self.detector.model, self.layers, **self.method_kwargs)
-        if isinstance(cam, ScoreCAM) and len(self.layers) == 1:
+        cam = make_method(self.method.name, self.detector.model, self.layers, **self.method_kwargs)
+        if cam.name == "scorecam" and len(self.layers) == 1:
             # one windowed Score-CAM per box; page-wide targets need the full-page version
             for t in targets:
                 yield (box_score_cam(self.detector.model, batch, t, self.layers[0], batch_size=cam.batch_size)
@@ -165,49 +146,46 @@ class OCRExplainer:
         for f in fast:
             yield next(quick) if f else next(other)
 
-    def to_input(self, polygon, image_hw, input_hw) -> np.ndarray:
-        sy, sx = input_hw[0] / float(image_hw[0]), input_hw[1] / float(image_hw[1])
-        return np.asarray(polygon, np.float64) * [sx, sy]
-
     def explain_page(self, image_bgr: np.ndarray, boxes_spec: str = "all", all_text: bool = True,
                      regions: Sequence[Sequence] = (), missed: Sequence[Sequence] = ()) -> PageResult:
-        batch, info, prob, boxes = self.detect(image_bgr)
-        H, W = image_bgr.shape[:2]
-        hw_in = tuple(batch.shape[2:])
-        result = PageResult(image_bgr, hw_in, prob, boxes)
+        """Detect (and read) one page, then explain the selected boxes, ``regions`` and ``missed``
+        lines (page polygons) and, with ``all_text``, all detected text together."""
+        page = self.pipeline.detect(image_bgr)
+        boxes, prob, hw_in = page.boxes, page.prob, page.input_hw
+        result = PageResult(page)
+        thresh = float(getattr(self.pipeline.post, "thresh", 0.3))
         jobs = []  # (description, target, page polygon or None)
         for b in select_boxes(boxes, boxes_spec):
-            jobs.append(({"kind": "box", "box_id": b.id}, DBBoxTarget(self.to_input(b.polygon, (H, W), hw_in), hw_in, b.id),
-                         b.polygon))
+            jobs.append(({"kind": "box", "box_id": b.id}, DBBoxTarget(page.to_input(b.polygon), hw_in, b.id), b.polygon))
         for i, poly in enumerate(regions):
             jobs.append(({"kind": "region", "name": f"region_{i}", "polygon": poly},
-                         RegionTarget(self.to_input(poly, (H, W), hw_in), hw_in, f"region_{i}"), poly))
+                         RegionTarget(page.to_input(poly), hw_in, f"region_{i}"), poly))
         for i, poly in enumerate(missed):
-            t = MissedLineTarget(self.to_input(poly, (H, W), hw_in), hw_in, f"missed_{i}")
+            t = MissedLineTarget(page.to_input(poly), hw_in, f"missed_{i}")
             peak = float((prob * t.mask).max())
             jobs.append(({"kind": "missed", "name": f"missed_{i}", "polygon": poly, "peak_prob": peak,
-                          "db_thresh": float(getattr(self.post, "thresh", 0.3))}, t, poly))
+                          "db_thresh": thresh}, t, poly))
         if all_text and boxes:
-            jobs.append(({"kind": "all_text"}, AllTextTarget(float(getattr(self.post, "thresh", 0.3))), None))
+            jobs.append(({"kind": "all_text"}, AllTextTarget(thresh), None))
         if not jobs:
             return result
         # Shares and energies are ratios of areas: measured on the model-input grid where the maps
         # are made, not on the page, which only adds interpolated pixels (and costs 10x on A4 scans).
-        labels = BoxLabels([self.to_input(b.polygon, (H, W), hw_in) for b in boxes], hw_in, [b.id for b in boxes])
-        for (desc, _, poly), res in zip(jobs, self.iter_targets(batch, [t for _, t, _ in jobs])):
+        labels = BoxLabels([page.to_input(b.polygon) for b in boxes], hw_in, [b.id for b in boxes])
+        for (desc, _, poly), res in zip(jobs, self.iter_targets(page.batch, [t for _, t, _ in jobs])):
             ex = Explanation(dict(desc, score=float(res.scores[0])), res.method, res.layers,
                              {k: v[0] for k, v in res.layer_maps.items()}, hw_in, None, {})
             raw = res.raw[0]
-            ex.energy_in_box = energy_in_box(raw, self.to_input(poly, (H, W), hw_in)) if poly is not None else None
+            ex.energy_in_box = energy_in_box(raw, page.to_input(poly)) if poly is not None else None
             ex.regions = labels.shares(raw)
             result.explanations.append(ex)
         return result
 
 
-def compact_raw(ex: Explanation) -> np.ndarray:
-    """The raw map on the finest explained layer's grid (exact for one layer; a mean of bilinear
-    resizes for several) - small enough to keep one per box."""
-    maps = list(ex.layer_maps.values())
+def compact_raw(layer_maps: Mapping[str, np.ndarray]) -> np.ndarray:
+    """One target's raw (h, w) maps per layer as one float32 map on the finest layer's grid (exact
+    for one layer; a mean of bilinear resizes for several) - small enough to keep one per box."""
+    maps = list(layer_maps.values())
     finest = max((m.shape for m in maps), key=lambda s: s[0] * s[1])
     if len(maps) == 1:
         return maps[0].astype(np.float32)

@@ -8,12 +8,13 @@ those of the full model (zero outside the crop), and the CAM is formed by the me
 """
 from __future__ import annotations
 
-from typing import Iterator, List, Sequence
+from typing import Iterable, Iterator, List, Sequence
 
 import numpy as np
 import paddle
 
 from ..base import BaseCAM, CAMResult, to_tensor
+from ..modes import eval_mode
 from ..targets import MaskedMeanTarget, score_of
 
 NECK = "model.neck"
@@ -34,7 +35,7 @@ def _stage_index(layer: str):
 def supports(detector, method: BaseCAM, layers: Sequence[str], targets: Sequence) -> bool:
     """True when the fast path gives the same maps as the generic one."""
     return (getattr(detector, "arch", "") == "mobile" and len(layers) == 1
-            and (layers[0] == NECK or _stage_index(layers[0]) is not None) and method.uses_gradients
+            and (layers[0] == NECK or _stage_index(layers[0]) is not None) and method.crop_paths
             and method.reshape_transform is None and all(isinstance(t, MaskedMeanTarget) for t in targets))
 
 
@@ -70,9 +71,7 @@ def iter_at_stage(detector, method: BaseCAM, batch, targets: Sequence[MaskedMean
     model = detector.model
     k = _stage_index(layer)
     x = to_tensor(batch)
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         enc = model.model.backbone.encoder
         with paddle.no_grad():
             h = enc.convolution(x)
@@ -95,10 +94,8 @@ def iter_at_stage(detector, method: BaseCAM, batch, targets: Sequence[MaskedMean
             cot = paddle.zeros_like(neck)
             cot[:, :, rs, cs] = g
             (gl,) = paddle.grad([neck], [leaf], grad_outputs=[cot], retain_graph=i < len(targets) - 1)
-            yield method._result([layer], {layer: acts}, {layer: gl.numpy()}, x, [t], np.array([float(score)], np.float32))
-    finally:
-        if was_training:
-            model.train()
+            yield method.maps_from_captures([layer], {layer: acts}, {layer: gl.numpy()}, x, [t],
+                                            np.array([float(score)], np.float32))
 
 
 def explain_at_neck(detector, method: BaseCAM, batch, targets: Sequence[MaskedMeanTarget]) -> List[CAMResult]:
@@ -106,27 +103,23 @@ def explain_at_neck(detector, method: BaseCAM, batch, targets: Sequence[MaskedMe
     return list(iter_at_neck(detector, method, batch, targets))
 
 
-def iter_at_neck(detector, method: BaseCAM, batch, targets: Sequence[MaskedMeanTarget]) -> Iterator[CAMResult]:
-    """``explain_at_neck`` as a generator (the neck is computed once for all targets)."""
+def iter_at_neck(detector, method: BaseCAM, batch, targets: Iterable[MaskedMeanTarget]) -> Iterator[CAMResult]:
+    """``explain_at_neck`` as a generator (the neck is computed once for all targets; ``targets``
+    may be a generator, so their masks need not all exist at once)."""
     model = detector.model
     x = to_tensor(batch)
     if x.shape[0] != 1:
         raise ValueError("explain_at_neck takes one image")
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         with paddle.no_grad():
             neck = model.model(x)
         acts = neck.numpy().astype(np.float32)
-        _, c, h4, w4 = acts.shape
         for t in targets:
             score, g, (rs, cs) = _crop_grad(model, neck, t)
             grads = np.zeros_like(acts)
             grads[:, :, rs, cs] = g.numpy()
-            yield method._result([NECK], {NECK: acts}, {NECK: grads}, x, [t], np.array([float(score)], np.float32))
-    finally:
-        if was_training:
-            model.train()
+            yield method.maps_from_captures([NECK], {NECK: acts}, {NECK: grads}, x, [t],
+                                            np.array([float(score)], np.float32))
 
 
 class _Renormalised:

@@ -76,6 +76,14 @@ def crop_box(img: np.ndarray, polygon: Sequence[Sequence[float]]) -> np.ndarray:
     return get_rotate_crop_image(img, box)
 
 
+def line_crops(image: np.ndarray, polygons: Sequence[Sequence[Sequence[float]]]) -> List[np.ndarray]:
+    """PaddleOCR's line crops of ``polygons`` (page pixels) from a page, as uint8 BGR."""
+    img = as_bgr_uint8(image)
+    if img.size == 0:
+        return [np.zeros((0, 0, 3), np.uint8) for _ in polygons]
+    return [crop_box(img, p) for p in polygons]
+
+
 def resize_norm(img: np.ndarray, max_wh_ratio: float, image_shape: Sequence[int] = (3, 48, 320)) -> np.ndarray:
     """One crop -> float32 (3, 48, int(48 * max_wh_ratio)), PaddleX ``OCRReisizeNormImg``."""
     _, img_h, _ = image_shape
@@ -178,10 +186,7 @@ class TextRecognizer:
 
     def crops(self, image: np.ndarray, polygons: Sequence[Sequence[Sequence[float]]]) -> List[np.ndarray]:
         """PaddleOCR's line crops of ``polygons`` (page pixels) from a BGR page."""
-        img = as_bgr_uint8(image)
-        if img.size == 0:
-            return [np.zeros((0, 0, 3), np.uint8) for _ in polygons]
-        return [crop_box(img, p) for p in polygons]
+        return line_crops(image, polygons)
 
     def __call__(self, image: np.ndarray, polygons: Sequence[Sequence[Sequence[float]]]) -> List[Tuple[str, float]]:
         """(text, score) for each box of a BGR page, in the order of ``polygons``."""

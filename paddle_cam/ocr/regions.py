@@ -1,37 +1,19 @@
 """Where the heat went: shares of a map's positive mass on text boxes and background."""
 from __future__ import annotations
 
-from typing import Dict, List, Sequence
+from typing import Dict, Sequence
 
 import cv2
 import numpy as np
 from shapely.geometry import Polygon
 
-from .targets import polygon_mask
+from ..geometry import box_height, grown_polygon, polygon_mask
 
 
-def box_height(polygon: Sequence[Sequence[float]]) -> float:
-    """Short side of the box's minimum-area rectangle (the text height for a line)."""
-    (_, _), (w, h), _ = cv2.minAreaRect(np.asarray(polygon, np.float32))
-    return float(min(w, h))
 
 
-def grown_polygon(polygon: Sequence[Sequence[float]], margin: float) -> np.ndarray:
-    """Polygon grown by ``margin`` pixels on every side (mitred corners keep boxes boxy)."""
-    grown = Polygon(np.asarray(polygon, np.float64)).buffer(margin, join_style=2)
-    return np.asarray(grown.exterior.coords[:-1], np.float64)
 
 
-def polygon_iou(a: Sequence[Sequence[float]], b: Sequence[Sequence[float]]) -> float:
-    """Intersection over union of two simple polygons (0 when either is degenerate)."""
-    pa, pb = Polygon(np.asarray(a, np.float64)), Polygon(np.asarray(b, np.float64))
-    if not pa.is_valid:
-        pa = pa.buffer(0)
-    if not pb.is_valid:
-        pb = pb.buffer(0)
-    inter = pa.intersection(pb).area
-    union = pa.area + pb.area - inter
-    return float(inter / union) if union > 0 else 0.0
 
 
 def energy_in_box(raw_map: np.ndarray, polygon: Sequence[Sequence[float]], grow: float = 0.5) -> float:

@@ -7,12 +7,13 @@ from __future__ import annotations
 import os
 from typing import Dict, List, Optional
 
-import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
+from ..fonts import cjk_font
+from ..geometry import box_window
 from ..io import save_json, save_npy, save_png
-from .fonts import cjk_font
+from ..ocr.explain import PageResult, compact_raw
 from .overlay import caption, overlay, side_by_side
 
 
@@ -32,20 +33,12 @@ def draw_polygons(rgb: np.ndarray, polygons: List, labels: Optional[List[str]] =
     return np.asarray(im)
 
 
-def crop_box(poly, image_hw, context: float = 1.5, min_pad: int = 16):
-    """Bounding window around a polygon with ``context`` x text height of margin."""
-    pts = np.asarray(poly, np.float64)
-    x0, y0 = pts.min(0)
-    x1, y1 = pts.max(0)
-    (_, _), (w, h), _ = cv2.minAreaRect(pts.astype(np.float32))
-    pad = max(min_pad, int(context * min(w, h)))
-    H, W = image_hw
-    return (max(0, int(x0) - pad), max(0, int(y0) - pad), min(W, int(np.ceil(x1)) + pad), min(H, int(np.ceil(y1)) + pad))
-
-
 def explanation_panel(image_bgr: np.ndarray, page_norm: np.ndarray, poly, title: str, alpha: float = 0.45) -> np.ndarray:
     """Crop of the page around ``poly``: the page and the heatmap side by side, captioned."""
-    x0, y0, x1, y1 = crop_box(poly, image_bgr.shape[:2]) if poly is not None else (0, 0, image_bgr.shape[1], image_bgr.shape[0])
+    if poly is not None:  # the box with 1.5 text heights (at least 16 px) of context around it
+        x0, y0, x1, y1 = box_window(poly, image_bgr.shape[:2], grow=1.5, min_pad=16, whole_pad=True)
+    else:
+        x0, y0, x1, y1 = 0, 0, image_bgr.shape[1], image_bgr.shape[0]
     crop = image_bgr[y0:y1, x0:x1]
     local = [[p[0] - x0, p[1] - y0] for p in poly] if poly is not None else None
     left = crop[:, :, ::-1].copy()
@@ -61,16 +54,15 @@ def _target_key(t: Dict) -> str:
     return f"box_{t['box_id']}" if t["kind"] == "box" else t.get("name", t["kind"])
 
 
-def write_page(out_dir: str, image_path: str, page, model_info: Dict, method: str, layers: List[str],
+def write_page(out_dir: str, image_path: str, result: PageResult, model_info: Dict, method: str, layers: List[str],
                alpha: float = 0.45, raw_maps: str = "grid", vdl=None, vdl_prefix: str = "") -> Dict:
-    """Write every output of one page and return the report dict."""
-    from ..ocr.explain import compact_raw
-
-    H, W = page.image.shape[:2]
+    """Write every output of one explained page and return the report dict."""
+    page = result.page
+    H, W = page.page_hw
     boxes = page.boxes
     labels = [str(b.id) for b in boxes]  # texts live in the report and panels; on the page they hide the heat
     page_rgb = page.image[:, :, ::-1]
-    all_text = next((e for e in page.explanations if e.target["kind"] == "all_text"), None)
+    all_text = next((e for e in result.explanations if e.target["kind"] == "all_text"), None)
     base = overlay(page.image, all_text.page_norm((H, W)), alpha) if all_text is not None else page_rgb.copy()
     page_png = draw_polygons(base, [b.polygon for b in boxes], labels)
     page_path = save_png(os.path.join(out_dir, "page.png"), page_png)
@@ -81,7 +73,7 @@ def write_page(out_dir: str, image_path: str, page, model_info: Dict, method: st
             vdl.scalar(f"{vdl_prefix}/det/score", b.score, step=b.id)
     explanations = []
     by_id = {b.id: b for b in boxes}
-    for ex in page.explanations:
+    for ex in result.explanations:
         key = _target_key(ex.target)
         poly = by_id[ex.target["box_id"]].polygon if ex.target["kind"] == "box" else ex.target.get("polygon")
         if ex.target["kind"] == "box":
@@ -97,7 +89,7 @@ def write_page(out_dir: str, image_path: str, page, model_info: Dict, method: st
             title = f"all text · {method}"
         panel = explanation_panel(page.image, ex.page_norm((H, W)), poly, title, alpha) if poly is not None else None
         panel_path = save_png(os.path.join(out_dir, "panels", f"{key}.png"), panel) if panel is not None else page_path
-        raw = ex.page_raw((H, W)).astype(np.float32) if raw_maps == "page" else compact_raw(ex)
+        raw = ex.page_raw((H, W)).astype(np.float32) if raw_maps == "page" else compact_raw(ex.layer_maps)
         raw_path = save_npy(os.path.join(out_dir, "raw", f"{key}.npy"), raw) if raw_maps != "none" else None
         item = {
             "target": ex.target, "method": method, "layers": layers,

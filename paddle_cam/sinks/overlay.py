@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .fonts import cjk_font
+from ..fonts import cjk_font
 
 
 def colorize(cam01: np.ndarray, colormap: int = cv2.COLORMAP_JET) -> np.ndarray:

@@ -9,8 +9,9 @@ feature pixels (the head is a 3x3 conv and two non-overlapping 2x2 transposed co
 mobile detector at ``model.neck`` the head is therefore run on a crop of the neck output around
 each box (box/4 +- 2), which gives the *same* activations and gradients as the full model (the
 gradient is exactly zero outside) about 10x faster; the maps are then formed by the method's own
-code (``BaseCAM._result``). The first box of each model is also explained the ordinary way and
-the two are compared; a mismatch switches that model to the ordinary path.
+code (``BaseCAM.maps_from_captures``), as :mod:`paddle_cam.ocr.neck_crop` does for ``explain_ocr``.
+The first box of each model is also explained the ordinary way and the two are compared; a
+mismatch switches that model to the ordinary path.
 """
 from __future__ import annotations
 
@@ -19,17 +20,18 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
-import paddle
 
 from ..base import CAMResult, resize_maps
-from ..methods import get_method
+from ..geometry import box_window
+from ..methods import make_method, method_options
+from ..ocr import neck_crop
+from ..ocr.explain import compact_raw
 from ..ocr.regions import energy_in_box
-from ..ocr.targets import DBBoxTarget, polygon_mask
+from ..ocr.targets import DBBoxTarget
 from ..targets import MaskedMeanTarget
 from .metrics import spearman, ssim, topk_iou
 
-NECK = "model.neck"
-CROP_MARGIN = 2  # feature pixels around a box: 1 for the head's 3x3 conv, 1 to spare
+NECK = neck_crop.NECK
 GENERIC_CHUNK = 16
 
 
@@ -49,6 +51,15 @@ class PageTargets:
     def input_hw(self) -> Tuple[int, int]:
         return tuple(self.batch.shape[2:])
 
+    def box_roi(self, index: int, grid_hw: Sequence[int]) -> Tuple[slice, slice]:
+        """(rows, cols) of box ``index`` on a layer grid, where its maps are compared: the box
+        grown by 1.5 text heights (at least 16 input pixels), as the explanation panels crop it,
+        plus one grid cell past the end."""
+        gh, gw = int(grid_hw[0]), int(grid_hw[1])
+        H, W = self.input_hw
+        x0, y0, x1, y1 = box_window(self.input_polys[index], (gh, gw), grow=1.5, min_pad=16, scale=(gw / W, gh / H))
+        return slice(y0, min(gh, y1 + 1)), slice(x0, min(gw, x1 + 1))
+
 
 @dataclass
 class TargetMaps:
@@ -61,22 +72,6 @@ class TargetMaps:
     energy_in_box: Optional[float] = None
 
 
-def roi_on_grid(poly_input: np.ndarray, input_hw: Sequence[int], grid_hw: Sequence[int],
-                context: float = 1.5, min_pad: int = 16) -> Tuple[slice, slice]:
-    """Window of a box on the layer grid: its bounding box grown by ``context`` x text height
-    (at least ``min_pad`` input pixels) on every side, as the explanation panels crop it."""
-    pts = np.asarray(poly_input, np.float64)
-    (_, _), (w, h), _ = cv2.minAreaRect(pts.astype(np.float32))
-    pad = max(min_pad, context * min(w, h))
-    H, W = input_hw
-    gh, gw = grid_hw
-    x0, y0 = (pts.min(0) - pad) * [gw / W, gh / H]
-    x1, y1 = (pts.max(0) + pad) * [gw / W, gh / H]
-    ys = slice(max(0, int(np.floor(y0))), min(gh, int(np.ceil(y1)) + 1))
-    xs = slice(max(0, int(np.floor(x0))), min(gw, int(np.ceil(x1)) + 1))
-    return ys, xs
-
-
 class FixedTargetExplainer:
     """Explain fixed targets on a detector with one CAM method at given layers."""
 
@@ -84,9 +79,10 @@ class FixedTargetExplainer:
                  gradient_support: bool = True, crop_trick: bool = True):
         self.det = detector
         self.layers = [layers] if isinstance(layers, str) else list(layers)
-        self.cam = get_method(method)(detector.model, self.layers, gradient_support=gradient_support)
+        options = {"gradient_support": gradient_support} if "gradient_support" in method_options(method) else {}
+        self.cam = make_method(method, detector.model, self.layers, **options)
         self.fast = (crop_trick and self.layers == [NECK] and getattr(detector, "arch", "") == "mobile"
-                     and self.cam.uses_gradients)
+                     and self.cam.crop_paths)
         self.verified: Optional[float] = None  # max |diff| of the crop path vs the ordinary one
 
     # -- ordinary path (any method, any layer) ------------------------------------------------
@@ -95,33 +91,9 @@ class FixedTargetExplainer:
 
     # -- crop path (mobile DB head at the neck) -------------------------------------------------
     def _crop_results(self, batch: np.ndarray, polys: Sequence[np.ndarray], ids: Sequence[int]) -> Iterator[CAMResult]:
-        model = self.det.model
-        model.eval()
-        x = paddle.to_tensor(batch)
-        with paddle.no_grad():
-            feat = model.model(x)
-        feat_np = feat.numpy().astype(np.float32)
-        H, W = batch.shape[2:]
-        _, C, h, w = feat_np.shape
-        sy, sx = H / h, W / w
-        for poly, bid in zip(polys, ids):
-            mask = polygon_mask(poly, (H, W))
-            rows, cols = np.nonzero(mask)
-            y0 = max(0, int(rows.min() // sy) - CROP_MARGIN)
-            y1 = min(h, int(rows.max() // sy) + 1 + CROP_MARGIN)
-            x0 = max(0, int(cols.min() // sx) - CROP_MARGIN)
-            x1 = min(w, int(cols.max() // sx) + 1 + CROP_MARGIN)
-            crop = paddle.to_tensor(feat_np[:, :, y0:y1, x0:x1])
-            crop.stop_gradient = False
-            prob = model.head(crop)[0, 0]
-            m = paddle.to_tensor(mask[int(y0 * sy):int(y1 * sy), int(x0 * sx):int(x1 * sx)])
-            score = (prob * m).sum() / float(mask.sum())
-            (g,) = paddle.grad([score], [crop])
-            grads = np.zeros_like(feat_np)
-            grads[:, :, y0:y1, x0:x1] = g.numpy()
-            target = DBBoxTarget(poly, (H, W), bid)
-            yield self.cam._result([NECK], {NECK: feat_np}, {NECK: grads}, x, [target],
-                                   np.array([float(score)], np.float32))
+        hw = batch.shape[2:]
+        # targets are made one at a time: a page's input-size masks together would not fit in memory
+        return neck_crop.iter_at_neck(self.det, self.cam, batch, (DBBoxTarget(p, hw, i) for p, i in zip(polys, ids)))
 
     def _generic_chunks(self, page: PageTargets, hw) -> Iterator[CAMResult]:
         # one forward per chunk: all input-size results of a page at once would not fit in memory
@@ -156,11 +128,8 @@ class FixedTargetExplainer:
 
     @staticmethod
     def _maps(key: str, res: CAMResult) -> TargetMaps:
-        maps = [m[0] for m in res.layer_maps.values()]
-        finest = max((m.shape for m in maps), key=lambda s: s[0] * s[1])
-        grid = maps[0] if len(maps) == 1 else np.mean(
-            [cv2.resize(m, (finest[1], finest[0]), interpolation=cv2.INTER_LINEAR) for m in maps], axis=0)
-        return TargetMaps(key, float(res.scores[0]), grid.astype(np.float32), res.raw[0].astype(np.float32))
+        grid = compact_raw({k: v[0] for k, v in res.layer_maps.items()})
+        return TargetMaps(key, float(res.scores[0]), grid, res.raw[0].astype(np.float32))
 
 
 def page_energy(raw_input: np.ndarray, page_poly, page_hw: Sequence[int]) -> float:

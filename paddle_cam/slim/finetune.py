@@ -39,7 +39,7 @@ Where this differs, and why:
   averages of the last few batches in the export. Gradients still reach BN's scale and shift.
 - Augmentation: scale jitter around the deployment resize and random 640 x 640 crops that avoid
   cutting text (no rotation/flip/CopyPaste). Training pages come from
-  :func:`paddle_cam.demo.invoice.render_invoice` with seeds far from the demo set's, so the
+  :func:`paddle_cam.datasets.invoices.render_invoice` with seeds far from the demo set's, so the
   evaluation pages are never trained on.
 """
 from __future__ import annotations
@@ -201,14 +201,14 @@ def border_map(polygons: Sequence[np.ndarray], hw: Tuple[int, int], ignore: Opti
 def label_polygon(poly: np.ndarray, convention: str) -> np.ndarray:
     """A ground-truth polygon as a DB label: ``tight`` as the generator records it (the glyph
     box), ``detector`` grown to the box convention of the PP-OCR detector being fine-tuned
-    (:func:`paddle_cam.invoice.fields.detector_like_polygon`, margins measured on generated
+    (:func:`paddle_cam.invoice.matching.detector_like_polygon`, margins measured on generated
     invoices: its unclipped boxes are ~1.5x the glyph height). Training on tight boxes would teach
     the model kernels of a quarter of the height it predicts now, and boxes cutting through text
     after the deployed unclip."""
     if convention == "tight":
         return poly
     if convention == "detector":
-        from ..invoice.fields import detector_like_polygon
+        from ..invoice.matching import detector_like_polygon
 
         return detector_like_polygon(poly)
     raise ValueError(f"unknown label convention '{convention}'; use detector or tight")
@@ -256,7 +256,7 @@ class InvoiceCrops:
 
     def __init__(self, cfg: FinetuneConfig, pages: Optional[List[Tuple[np.ndarray, dict]]] = None,
                  progress: Optional[Callable[[int, int], None]] = None):
-        from ..demo.invoice import render_invoice
+        from ..datasets.invoices import render_invoice
 
         self.cfg = cfg
         self.pre = DetPreprocess()
@@ -451,8 +451,9 @@ def finetune_detector(model: paddle.nn.Layer, cfg: FinetuneConfig, data: Optiona
 @dataclass
 class ClassifierFinetuneConfig:
     """Recovery fine-tuning of a pruned classifier (the invoice field classifier's recipe,
-    ``tools/train_field_cls.py``: AdamW, warm-up then cosine decay, class weights ``(N / n_c)^0.5``,
-    label smoothing 0.05, batch 64), with a quarter of the recipe's from-scratch learning rate."""
+    :mod:`paddle_cam.invoice.training`: AdamW, warm-up then cosine decay, class weights
+    ``(N / n_c)^0.5``, label smoothing 0.05, batch 64), with a quarter of the recipe's
+    from-scratch learning rate."""
 
     steps: int = 100
     batch_size: int = 64
@@ -474,16 +475,13 @@ def finetune_classifier(model: paddle.nn.Layer, cfg: ClassifierFinetuneConfig, x
     dropout) while stepping, eval mode afterwards. ``on_step(step, {"loss", "acc", "lr", "sec"})``."""
     if len(y) == 0:
         raise ValueError("no training samples")
+    from ..invoice.training import class_weights, warmup_cosine_adamw
+
     rng = np.random.RandomState(cfg.seed)
-    counts = np.bincount(y, minlength=num_classes).astype(np.float64)
-    w = (counts.sum() / np.maximum(counts, 1)) ** cfg.class_weight_power
-    w = w / (w * counts).sum() * counts.sum()
+    _, w = class_weights(y, num_classes, cfg.class_weight_power)
     weight = paddle.to_tensor(w.astype(np.float32))
     warm = max(0, min(cfg.warmup, cfg.steps // 5))
-    sched = paddle.optimizer.lr.CosineAnnealingDecay(cfg.lr, T_max=max(1, cfg.steps - warm))
-    if warm:
-        sched = paddle.optimizer.lr.LinearWarmup(sched, warm, 0.0, cfg.lr)
-    opt = paddle.optimizer.AdamW(sched, parameters=model.parameters(), weight_decay=cfg.weight_decay)
+    sched, opt = warmup_cosine_adamw(model.parameters(), cfg.lr, cfg.steps, warm, cfg.weight_decay)
     bs = min(cfg.batch_size, len(y))
     order = rng.permutation(len(y))
     pos = 0

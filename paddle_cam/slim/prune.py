@@ -35,9 +35,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
@@ -46,6 +43,7 @@ import paddle
 import paddle.nn as nn
 
 from ..errors import InputError, ModelLoadError
+from ..modes import eval_mode
 
 PRUNERS = ("l1", "fpgm")
 DET_PROTECTED = ("head.",)  # the DB head: its outputs are the shrink map; keep its widths
@@ -224,16 +222,12 @@ def count_flops(model: nn.Layer, input_shape: Sequence[int]) -> int:
             handles.append(layer.register_forward_post_hook(conv_hook))
         elif isinstance(layer, nn.Linear):
             handles.append(layer.register_forward_post_hook(linear_hook))
-    was_training = model.training
-    model.eval()
     try:
-        with paddle.no_grad():
+        with eval_mode(model), paddle.no_grad():
             model(paddle.zeros(list(input_shape), dtype="float32"))
     finally:
         for h in handles:
             h.remove()
-        if was_training:
-            model.train()
     return total[0]
 
 
@@ -305,9 +299,8 @@ def input_channel_means(model: nn.Layer, batches: Sequence[np.ndarray]) -> Dict[
     for name, layer in model.named_sublayers():
         if isinstance(layer, nn.Conv2D) and not isinstance(layer, nn.Conv2DTranspose) and layer._groups == 1:
             handles.append(layer.register_forward_pre_hook(make(name)))
-    model.eval()
     try:
-        with paddle.no_grad():
+        with eval_mode(model), paddle.no_grad():
             for b in batches:
                 model(paddle.to_tensor(np.asarray(b, np.float32)))
     finally:
@@ -403,7 +396,7 @@ def prune_model(model: nn.Layer, input_shape: Sequence[int], pruner: str = "l1",
 
 def detector_calibration(pages: int = 2, limit_side_len: int = 960) -> List[np.ndarray]:
     """Model inputs of generated invoices (seeds far from the demo set's) for bias compensation."""
-    from ..demo.invoice import render_invoice
+    from ..datasets.invoices import render_invoice
     from ..ocr.det_preprocess import DetPreprocess
 
     pre = DetPreprocess(limit_side_len=limit_side_len)
@@ -425,39 +418,6 @@ def prune_detector(source: Optional[str] = None, pruner: str = "l1", ratio: floa
 
 
 # ----------------------------------------------------------------------------- export
-
-def save_inference(model: nn.Layer, out_dir: str, input_spec: Sequence[Optional[int]] = (None, 3, None, None),
-                   config: Optional[dict] = None) -> str:
-    """``paddle.jit.save`` to ``out_dir/inference.*`` (plus ``inference.yml`` when ``config`` is
-    given), atomically: written to a temporary sibling folder, then renamed into place."""
-    import yaml
-
-    out_dir = os.path.abspath(out_dir)
-    parent = os.path.dirname(out_dir)
-    try:
-        os.makedirs(parent, exist_ok=True)
-        tmp = tempfile.mkdtemp(prefix="." + os.path.basename(out_dir) + ".", dir=parent)
-    except OSError as e:
-        raise InputError(f"cannot write the model folder {out_dir} ({e.strerror}); pass a writable --output") from None
-    try:
-        model.eval()
-        spec = [paddle.static.InputSpec(list(input_spec), "float32", "x")]
-        paddle.jit.save(model, os.path.join(tmp, "inference"), input_spec=spec)
-        if config:
-            with open(os.path.join(tmp, "inference.yml"), "w", encoding="utf-8") as f:
-                yaml.safe_dump(config, f, allow_unicode=True, sort_keys=False)
-        old = None
-        if os.path.exists(out_dir):
-            old = tempfile.mkdtemp(prefix="." + os.path.basename(out_dir) + ".old.", dir=parent)
-            os.replace(out_dir, os.path.join(old, "x"))
-        os.replace(tmp, out_dir)
-        if old:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out_dir
-
 
 def detector_config(base_config: Optional[dict], **slim) -> dict:
     """``inference.yml`` for an exported detector: the base's sections, plus a ``Slim`` record of

@@ -1,7 +1,11 @@
 """Speed and memory of the explainers, as ratios measured side by side in one process.
 
-    python tools/benchmark.py [--quick] --json benchmark.json      # writes BENCHMARKS.md too
-    python tools/benchmark.py --quick --only interpretdl --json idl.json   # one group, no BENCHMARKS.md
+    python benchmarks/benchmark.py [--quick] --json benchmark.json      # writes BENCHMARKS.md too
+    python benchmarks/benchmark.py --quick --only interpretdl --json idl.json   # one group, no BENCHMARKS.md
+
+``make bench`` runs it (with InterpretDL, see the Makefile). This harness lives beside the
+package, not in it: it needs the checkout (demo_docs/, tools/explain_ocr.py) and is not a tool a
+user installs. Defaults: configs/benchmark.yml (change them with -c FILE or -o Section.key=value).
 
 Every ratio compares two ways of computing the same thing on the real PP-OCRv4 detector at 960 px
 (medians of repeated runs, same process, same input), so machine speed cancels out.
@@ -27,7 +31,11 @@ import sys
 import time
 from typing import Optional
 
-from ..cli import quiet_paddle, run_main
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
+if ROOT not in sys.path:  # run as a script from a checkout: the package beside this folder
+    sys.path.insert(0, ROOT)
+
+from paddle_cam.cli import quiet_paddle, run_main  # noqa: E402
 
 quiet_paddle()
 
@@ -50,77 +58,89 @@ def median_time(fn, repeats: int) -> float:
     return float(np.median(times))
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None) -> argparse.Namespace:
+    from paddle_cam.config import add_config_args
+
     p = argparse.ArgumentParser(description="benchmark the explainers (ratios in one process)")
-    p.add_argument("--quick", action="store_true", help="fewer repeats and boxes (a few minutes)")
-    p.add_argument("--json", default="benchmark.json", help="where to write the numbers")
+    p.add_argument("--quick", action="store_const", const=True, default=None,
+                   help="fewer repeats (a few minutes)")
+    p.add_argument("--json", default=None, help="where to write the numbers (default benchmark.json)")
     p.add_argument("--md", default=None, help="where to write the table (default BENCHMARKS.md; none with --only)")
     p.add_argument("--img", default=None, help="invoice to use (default: demo_docs/invoices/invoice_0100.jpg)")
     p.add_argument("--only", default=None,
                    help=f"comma-separated groups to run ({', '.join(GROUPS)}); then BENCHMARKS.md is written "
-                        "only when --md is given explicitly")
-    p.add_argument("--interpretdl", default=os.environ.get("PADDLE_CAM_INTERPRETDL"),
+                        "only when --md is given")
+    p.add_argument("--interpretdl", default=None,
                    help="a folder holding interpretdl 0.8 (pip install --target), appended to sys.path "
                         "(default: $PADDLE_CAM_INTERPRETDL, else wherever it is installed)")
-    args = p.parse_args(argv)
-    groups = GROUPS if not args.only else tuple(g.strip() for g in args.only.split(",") if g.strip())
-    unknown = [g for g in groups if g not in GROUPS]
-    if unknown:
-        p.error(f"unknown group(s) {', '.join(unknown)}; choose from {', '.join(GROUPS)}")
-    md_path = args.md or (None if args.only else "BENCHMARKS.md")
+    add_config_args(p)
+    return p.parse_args(argv)
 
-    import numpy as np
+
+def main(argv=None) -> int:
+    from paddle_cam.config import as_list, load_config, set_from_args
+    from paddle_cam.errors import InputError
+
+    args = parse_args(argv)
+    cfg = set_from_args(load_config("benchmark", args.config, args.opt), args,
+                        {k: f"Global.{k}" for k in ("quick", "json", "md", "img", "only", "interpretdl")})
+    g, b = cfg["Global"], cfg["Bench"]
+    groups = tuple(as_list(g["only"])) or GROUPS
+    unknown = [x for x in groups if x not in GROUPS]
+    if unknown:
+        raise InputError(f"unknown group(s) {', '.join(unknown)}; choose from {', '.join(GROUPS)}")
+    md_path = g["md"] or (None if g["only"] else "BENCHMARKS.md")
+    idl_path = g["interpretdl"] or os.environ.get("PADDLE_CAM_INTERPRETDL")
+
     import paddle
 
-    root = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-    reps = 3 if args.quick else 5
+    reps = int(b["quick_repeats"] if g["quick"] else b["repeats"])
     res = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, paddle {paddle.__version__}",
-           "repeats": reps, "quick": bool(args.quick), "groups": list(groups)}
-    if any(g in groups for g in ("gradcam", "allbox", "scorecam")):
-        detector_groups(res, groups, args.img or os.path.join(root, "demo_docs", "invoices", "invoice_0100.jpg"), reps)
+           "repeats": reps, "quick": bool(g["quick"]), "groups": list(groups)}
+    if any(x in groups for x in ("gradcam", "allbox", "scorecam")):
+        detector_groups(res, groups, g["img"] or os.path.join(ROOT, "demo_docs", "invoices", "invoice_0100.jpg"), reps,
+                        int(b["boxes_timed"]))
     if "rss" in groups:
-        res["peak_rss_a4_mb"] = a4_peak_rss(root)
+        res["peak_rss_a4_mb"] = a4_peak_rss(ROOT)
     if "interpretdl" in groups:
-        res["interpretdl"] = interpretdl_gradcam(root, reps, args.interpretdl)
+        res["interpretdl"] = interpretdl_gradcam(ROOT, reps, idl_path, int(b["interpretdl_images"]))
         for key in ("time_ratio", "spearman"):
             if key in res["interpretdl"]:
                 res[f"interpretdl_gradcam_{key}"] = res["interpretdl"][key]
     res["goals"] = {k: {"goal": f"{op} {v}", "met": (res[k] <= v) if op == "<=" else (res[k] >= v)}
                     for k, (op, v) in GOALS.items() if k in res}
-    from ..io import atomic_write_bytes
+    from paddle_cam.io import atomic_write_bytes
 
-    atomic_write_bytes(args.json, json.dumps(res, indent=2).encode("utf-8"))
+    atomic_write_bytes(g["json"], json.dumps(res, indent=2).encode("utf-8"))
     if md_path:
         atomic_write_bytes(md_path, markdown(res).encode("utf-8"))
     print(markdown(res))
     return 0
 
 
-def detector_groups(res: dict, groups, img_path: str, reps: int) -> None:
+def detector_groups(res: dict, groups, img_path: str, reps: int, n_boxes: int = 32) -> None:
     """The detector ratios (``gradcam``, ``allbox``, ``scorecam``) into ``res``."""
     import numpy as np
     import paddle
 
-    from .. import GradCAM, ScoreCAM
-    from ..io import read_image
-    from ..metrics.similarity import spearman
-    from ..models.det import load_detector
-    from ..ocr import neck_crop
-    from ..ocr.box_scorecam import box_score_cam
-    from ..ocr.db_postprocess import DBPostProcess
-    from ..ocr.det_preprocess import DetPreprocess
-    from ..ocr.explain import OCRExplainer
-    from ..ocr.targets import DBBoxTarget
+    from paddle_cam.errors import InputError
+    from paddle_cam.io import read_image
+    from paddle_cam.methods import make_method
+    from paddle_cam.metrics.similarity import spearman
+    from paddle_cam.models.det import load_detector
+    from paddle_cam.ocr import neck_crop
+    from paddle_cam.ocr.box_scorecam import box_score_cam
+    from paddle_cam.ocr.db_postprocess import DBPostProcess
+    from paddle_cam.ocr.det_preprocess import DetPreprocess
+    from paddle_cam.ocr.pipeline import TextPipeline
+    from paddle_cam.ocr.targets import DBBoxTarget
 
-    n_boxes = 32
     det = load_detector()
-    ex = OCRExplainer(det, DetPreprocess(), DBPostProcess(), None)
-    img = read_image(img_path)
-    batch, info, prob, boxes = ex.detect(img)
-    hw = batch.shape[2:]
-    targets = [DBBoxTarget(ex.to_input(b.polygon, img.shape[:2], hw), hw, b.id) for b in boxes]
+    page = TextPipeline(det, DetPreprocess(), DBPostProcess()).detect(read_image(img_path), recognize=False)
+    batch, hw = page.batch, page.input_hw
+    targets = [DBBoxTarget(page.to_input(b.polygon), hw, b.id) for b in page.boxes]
     if len(targets) < n_boxes:
-        raise SystemExit(f"the page has {len(targets)} boxes; the benchmark needs >= {n_boxes}")
+        raise InputError(f"{img_path} has {len(targets)} boxes; the benchmark needs >= {n_boxes} (Bench.boxes_timed)")
     rng = np.random.RandomState(0)
     sel = [targets[i] for i in sorted(rng.choice(len(targets), n_boxes, replace=False))]
     x = paddle.to_tensor(batch)
@@ -129,7 +149,7 @@ def detector_groups(res: dict, groups, img_path: str, reps: int) -> None:
     t = sel[0]
     layers = {"neck": "model.neck", "stage4": "model.backbone.encoder.blocks.3",
               "stage5": "model.backbone.encoder.blocks.4"}
-    cam_neck = GradCAM(model, [layers["neck"]], gradient_support=True)
+    cam_neck = make_method("gradcam", model, [layers["neck"]], gradient_support=True)
 
     if "gradcam" in groups:
         def fwd_bwd_input():
@@ -144,7 +164,7 @@ def detector_groups(res: dict, groups, img_path: str, reps: int) -> None:
         one_neck = median_time(lambda: neck_crop.explain_at_neck(det, cam_neck, batch, [t]), reps)
         res["gradcam_one_target_s"] = {"neck": one_neck}
         for name in ("stage4", "stage5"):
-            cam = GradCAM(model, [layers[name]], gradient_support=True)
+            cam = make_method("gradcam", model, [layers[name]], gradient_support=True)
             res["gradcam_one_target_s"][name] = median_time(lambda: cam(batch, [t]), reps)
         res["gradcam_over_fwd_bwd"] = one_neck / base
         res["gradcam_over_fwd_bwd_by_layer"] = {k: v / base for k, v in res["gradcam_one_target_s"].items()}
@@ -153,7 +173,7 @@ def detector_groups(res: dict, groups, img_path: str, reps: int) -> None:
         # all boxes: a loop of Grad-CAM calls (forward + backward each) vs the best exact way
         loop = {}
         for name in ("neck", "stage5"):
-            cam = GradCAM(model, [layers[name]], gradient_support=True)
+            cam = make_method("gradcam", model, [layers[name]], gradient_support=True)
             t0 = time.perf_counter()
             loop_maps = [cam(batch, [tt]).layer_maps[layers[name]] for tt in sel]
             loop[name] = (time.perf_counter() - t0, loop_maps)
@@ -161,7 +181,7 @@ def detector_groups(res: dict, groups, img_path: str, reps: int) -> None:
         t0 = time.perf_counter()
         fast = neck_crop.explain_at_neck(det, cam_neck, batch, sel)
         best["neck"] = (time.perf_counter() - t0, [r.layer_maps[layers["neck"]] for r in fast])
-        cam5 = GradCAM(model, [layers["stage5"]], gradient_support=True)
+        cam5 = make_method("gradcam", model, [layers["stage5"]], gradient_support=True)
         t0 = time.perf_counter()
         many = list(neck_crop.iter_fast(det, cam5, batch, sel, layers["stage5"]))
         best["stage5"] = (time.perf_counter() - t0, [r.layer_maps[layers["stage5"]] for r in many])
@@ -177,7 +197,7 @@ def detector_groups(res: dict, groups, img_path: str, reps: int) -> None:
     if "scorecam" in groups:
         # Score-CAM for one box: one full-page forward per channel vs windowed + deduplicated
         t0 = time.perf_counter()
-        straight = ScoreCAM(model, [layers["neck"]], batch_size=1)(batch, [t])
+        straight = make_method("scorecam", model, [layers["neck"]], batch_size=1)(batch, [t])
         slow = time.perf_counter() - t0
         t0 = time.perf_counter()
         ours = box_score_cam(model, batch, t, layers["neck"])
@@ -230,11 +250,11 @@ def interpretdl_gradcam(root: str, reps: int, path: Optional[str] = None, n_imag
     import numpy as np
     import paddle
 
-    from ..io import read_image
-    from ..metrics.similarity import spearman
-    from ..methods import GradCAM
-    from ..models.cls import load_orientation_classifier
-    from ..targets import ClassifierOutputTarget
+    from paddle_cam.io import read_image
+    from paddle_cam.methods import make_method
+    from paddle_cam.metrics.similarity import spearman
+    from paddle_cam.models.cls import load_orientation_classifier
+    from paddle_cam.targets import ClassifierOutputTarget
 
     idl, why = import_interpretdl(path)
     if idl is None:
@@ -262,7 +282,7 @@ def interpretdl_gradcam(root: str, reps: int, path: Optional[str] = None, n_imag
 
     dict(wrapped.named_sublayers())[their_layer].register_forward_post_hook(keep_grad)
     interp = idl.GradCAMInterpreter(wrapped, device="cpu")
-    cam = GradCAM(ours_clf.model, [layer])
+    cam = make_method("gradcam", ours_clf.model, [layer])
     targets = [ClassifierOutputTarget(int(k)) for k in labels]
 
     def theirs():
@@ -299,7 +319,7 @@ def a4_peak_rss(root: str) -> float:
     import cv2
     import numpy as np
 
-    from ..demo.invoice import render_invoice
+    from paddle_cam.datasets.invoices import render_invoice
 
     with tempfile.TemporaryDirectory() as tmp:
         page = np.full((3508, 2480, 3), 250, np.uint8)
@@ -339,7 +359,7 @@ def markdown(r: dict) -> str:
     lines = [
         "# Benchmarks", "",
         head + f" medians of {r['repeats']} runs; every ratio measured side by side in one process.",
-        "Reproduce: `python tools/benchmark.py" + (" --quick" if r["quick"] else "") + only
+        "Reproduce: `python benchmarks/benchmark.py" + (" --quick" if r["quick"] else "") + only
         + " --json benchmark.json`.", "",
         "| key | value | goal | | how |", "|---|---|---|---|---|",
     ]
@@ -383,6 +403,5 @@ def markdown(r: dict) -> str:
     return "\n".join(lines)
 
 
-def cli() -> None:
-    """Console-script entry point."""
+if __name__ == "__main__":
     run_main(main)

@@ -1,14 +1,13 @@
 """Rendered Chinese text lines with scan-like degradations (for the orientation classifier)."""
 from __future__ import annotations
 
-import io
-from typing import List
+from typing import List, Sequence, Tuple
 
 import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from ..sinks.fonts import find_cjk_font_path
+from ..fonts import find_cjk_font_path
 
 LINE_TEXTS = [
     "增值税专用发票",
@@ -44,8 +43,8 @@ def render_line(text: str, rng: np.random.RandomState) -> np.ndarray:
     return cv2.imdecode(enc, cv2.IMREAD_COLOR)
 
 
-def make_lines(seed: int, texts: List[str] = LINE_TEXTS):
-    """(name, BGR image, degrees) for every text, upright and turned 180 degrees."""
+def make_lines(seed: int, texts: Sequence[str] = LINE_TEXTS) -> List[Tuple[str, np.ndarray, int, str]]:
+    """(name, BGR image, degrees, text) for every text, upright and turned 180 degrees."""
     rng = np.random.RandomState(seed)
     out = []
     for i, t in enumerate(texts):

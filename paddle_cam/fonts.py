@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Optional
 
 from PIL import ImageFont
 
-from ..errors import FontNotFoundError
+from .errors import FontNotFoundError
 
 # Fonts the set-up installs first (Debian fonts-wqy-microhei), then common alternatives.
 CANDIDATES = [
@@ -48,5 +47,6 @@ def find_cjk_font_path() -> tuple:
 
 
 def cjk_font(size: int = 18) -> ImageFont.FreeTypeFont:
+    """The CJK font of :func:`find_cjk_font_path` at ``size`` pixels."""
     path, index = find_cjk_font_path()
     return ImageFont.truetype(path, size, index=index)

@@ -2,19 +2,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
-from .base import CAMResult, normalize_maps
-from .errors import TargetError
-from .methods import get_method
-from .models.cls import Classifier
-from .targets import ClassifierOutputTarget
+from ..base import CAMResult
+from ..errors import TargetError
+from ..methods import make_method
+from ..models.cls import Classifier
+from ..targets import ClassifierOutputTarget
 
 
 @dataclass
 class ClsExplanation:
+    """One classifier decision on one image and its CAM."""
+
     probs: np.ndarray          # (classes,)
     class_id: int              # the explained class
     cam: CAMResult             # maps on the model input
@@ -34,8 +36,7 @@ def explain_image(clf: Classifier, image_bgr: np.ndarray, method: str = "gradcam
     elif not 0 <= int(class_id) < n:
         raise TargetError(f"--class_id {class_id} is out of range: the model has {n} classes (0..{n - 1}: "
                           f"{', '.join(clf.labels)})")
-    cam_cls = get_method(method)
-    cam = cam_cls(clf.model, list(layers or [clf.default_layer]), **method_kwargs)(
+    cam = make_method(method, clf.model, list(layers or [clf.default_layer]), **method_kwargs)(
         batch, targets=[ClassifierOutputTarget(int(class_id))])
     raw = clf.preprocess.back_to_image(cam.raw[0], image_bgr.shape[:2])
     norm = clf.preprocess.back_to_image(cam.normalized[0], image_bgr.shape[:2])

@@ -1,1 +1,0 @@
-"""Synthetic document data for demos and tests."""

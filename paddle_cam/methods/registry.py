@@ -1,0 +1,96 @@
+"""One registry of explanation methods: canonical names, accepted spellings, options, factory.
+
+Every method class declares ``name`` (its one spelling in the CLI, configs, reports and the
+benchmark), ``kind`` (``layer_cam``: a map from a layer's activations; ``input_gradient``:
+gradients on the input; ``black_box``: model outputs on perturbed inputs only) and
+``crop_paths`` (whether the DB detector's exact neck/stage crop paths reproduce its maps).
+Its options are the keyword arguments of its ``__init__`` after the model (and, for layer
+CAMs, the layers); ``make_method`` rejects any other with the valid ones listed.
+"""
+from __future__ import annotations
+
+import difflib
+import inspect
+from typing import Any, Dict, List, Optional, Sequence
+
+from ..errors import InputError
+from .eigen_cam import EigenCAM
+from .grad_cam import GradCAM
+from .grad_cam_plusplus import GradCAMPlusPlus
+from .hires_cam import HiResCAM
+from .integrated_gradients import IntegratedGradients
+from .layer_cam import LayerCAM
+from .occlusion import Occlusion
+from .rise import RISE
+from .score_cam import ScoreCAM
+from .smooth_grad import SmoothGrad
+from .xgrad_cam import XGradCAM
+
+KINDS = ("layer_cam", "input_gradient", "black_box")
+
+METHODS: Dict[str, type] = {cls.name: cls for cls in (
+    GradCAM, GradCAMPlusPlus, XGradCAM, LayerCAM, HiResCAM, EigenCAM, ScoreCAM,
+    IntegratedGradients, SmoothGrad, Occlusion, RISE)}
+
+# spellings that the normalisation below (case, '-', '_', '++' -> 'pp') does not reach
+_ALIASES = {"ig": "integrated_gradients"}
+
+
+def _key(name: str) -> str:
+    return str(name).lower().replace("-", "").replace("_", "").replace("++", "pp")
+
+
+_LOOKUP = {**{_key(n): n for n in METHODS}, **{_key(a): n for a, n in _ALIASES.items()}}
+
+
+def method_names() -> List[str]:
+    """The canonical method names, in registry order."""
+    return list(METHODS)
+
+
+def get_method(name: str) -> type:
+    """The method class of ``name``: case-insensitive, '-' and '_' ignored, so ``Grad-CAM``,
+    ``gradcam++``, ``integratedgradients`` and ``ig`` all resolve; the class's ``name`` is the
+    canonical spelling. An unknown name raises ``InputError`` listing the canonical names."""
+    key = _key(name)
+    if key not in _LOOKUP:
+        close = difflib.get_close_matches(key, list(_LOOKUP), n=1, cutoff=0.6)
+        hint = f" (did you mean '{_LOOKUP[close[0]]}'?)" if close else ""
+        raise InputError(f"unknown method '{name}'{hint}; choose one of: {', '.join(METHODS)}")
+    return METHODS[_LOOKUP[key]]
+
+
+def _skipped(cls: type) -> int:
+    """Leading constructor parameters that are not options: the model, and a layer CAM's layers."""
+    return 2 if cls.kind == "layer_cam" else 1
+
+
+def method_options(name: str) -> Dict[str, Any]:
+    """Option name -> default of a method (any accepted spelling), in constructor order."""
+    cls = get_method(name)
+    params = list(inspect.signature(cls.__init__).parameters.values())[1 + _skipped(cls):]
+    return {p.name: p.default for p in params}
+
+
+def make_method(name: str, model: Any, layers: Optional[Sequence] = None, **options: Any):
+    """An instance of method ``name`` on ``model`` with ``options``.
+
+    ``layers`` (names or Layer objects) are where a layer CAM explains; methods of the other
+    kinds attribute the model input, so a tool can pass its configured layers whatever the
+    method and they do not use them. ``model`` is a ``paddle.nn.Layer``, or for black-box
+    methods also any ``predict(batch np) -> outputs`` callable. An option the method does not
+    have raises ``InputError`` naming it, the closest valid option and all of them.
+    """
+    cls = get_method(name)
+    valid = method_options(cls.name)
+    for key in options:
+        if key not in valid:
+            close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.6)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise InputError(f"method '{cls.name}' has no option '{key}'{hint}; "
+                             f"its options: {', '.join(valid) or 'none'}")
+    if cls.kind == "layer_cam":
+        if layers is None or (isinstance(layers, (list, tuple)) and not layers):
+            raise InputError(f"method '{cls.name}' explains a layer: pass the layers to explain")
+        return cls(model, layers, **options)
+    return cls(model, **options)

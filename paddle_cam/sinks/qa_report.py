@@ -1,0 +1,169 @@
+"""Files of an invoice QA run: per page an overlay, a panel per explained decision, raw maps and
+report.json (written last: its presence marks the page as finished); per corpus summary.json,
+the aggregate decision heatmap and a self-contained index.html."""
+from __future__ import annotations
+
+import os
+from typing import Dict, List, Optional, Sequence
+
+import cv2
+import numpy as np
+
+from ..invoice.qa import InvoiceQA, PageQA, redact, score_against_gt
+from ..io import read_image, save_json, save_npy, save_png
+from .det_report import draw_polygons
+from .html_report import img_data_uri, write_index
+from .overlay import caption, colorize, overlay, side_by_side
+from .visualdl import safe_tag
+
+
+class Aggregate:
+    """Sum of normalised decision maps on a fixed page-coordinate canvas (where decisions looked,
+    over a corpus).
+
+    Args:
+        size: (w, h) of the canvas every page map is resized to.
+    """
+
+    def __init__(self, size: Sequence[int]):
+        self.w, self.h = int(size[0]), int(size[1])
+        self.sum = np.zeros((self.h, self.w), np.float64)
+        self.count = 0
+
+    def _add_map(self, m: np.ndarray) -> None:
+        if m.max() > 0:
+            self.sum += cv2.resize((m / m.max()).astype(np.float32), (self.w, self.h), interpolation=cv2.INTER_AREA)
+            self.count += 1
+
+    def add(self, res: PageQA) -> None:
+        """The explained decisions of a page QA'd in this run."""
+        for e in res.explained.values():
+            self._add_map(e["page_raw"])
+
+    def add_saved(self, report: dict) -> None:
+        """The decisions of a page finished in an earlier run (read from its raw maps)."""
+        for d in report.get("decisions", []):
+            if d.get("raw_map") and os.path.isfile(d["raw_map"]):
+                self._add_map(np.load(d["raw_map"]))
+
+    def result(self) -> Optional[np.ndarray]:
+        """The mean map (float32), or None when no decision was explained."""
+        return (self.sum / self.count).astype("float32") if self.count else None
+
+
+def write_page_report(out_dir: str, doc: str, res: PageQA, qa: InvoiceQA, cfg: dict, gt: Optional[dict],
+                      vdl=None) -> dict:
+    """Write every output of one QA'd page and return its report.
+
+    Args:
+        doc: the document the page came from.
+        cfg: the tool's config (``Output.redact`` blurs text the explanation did not use).
+        gt: the page's ground truth (scored into ``report["ground_truth"]``), or None.
+        vdl: a ``VisualDLRun`` to log the page overlay, panels and scalars to, or None.
+    """
+    o = cfg["Output"]
+    clf = qa.field_clf
+    boxes = res.boxes
+    keep = [b.polygon for b in boxes if res.fields[boxes.index(b)] != "other"] if o["redact"] else None
+    shown = redact(res.page, keep) if o["redact"] else res.page
+    labels = [f"{b.id} {res.fields[i]}" if res.fields[i] != "other" else str(b.id) for i, b in enumerate(boxes)]
+    colors_ok = (0, 170, 0)
+    page_png = draw_polygons(shown[:, :, ::-1].copy(), [b.polygon for b in boxes], labels, color=colors_ok)
+    page_path = save_png(os.path.join(out_dir, "page.png"), page_png)
+    by_id = {b.id: b for b in boxes}
+    decisions = []
+    for box_id, e in res.explained.items():
+        b = by_id[box_id]
+        i = boxes.index(b)
+        x0, y0, x1, y1 = clf.window(b.polygon, res.page.shape[:2])
+        x0, y0 = max(0, int(x0)), max(0, int(y0))
+        x1, y1 = min(res.page.shape[1], int(x1)), min(res.page.shape[0], int(y1))
+        base = redact(res.page, [by_id[r["box_id"]].polygon for r in e["regions"]["regions"] if r["share"] >= 0.05]
+                      + [b.polygon]) if o["redact"] else res.page
+        crop = base[y0:y1, x0:x1]
+        m = e["page_raw"][y0:y1, x0:x1]
+        heat = overlay(crop, m / m.max() if m.max() > 0 else m)
+        local = [[p[0] - x0, p[1] - y0] for p in b.polygon]
+        table = attribution_table(e["regions"], by_id)
+        panel = side_by_side([draw_polygons(crop[:, :, ::-1].copy(), [local]), draw_polygons(heat, [local], color=(255, 255, 255))],
+                             height=min(260, max(96, crop.shape[0])))
+        panel = caption(panel, [f"box {b.id} · {b.text or ''} → {res.fields[i]} ({res.field_probs[i].max():.2f})",
+                                "← " + table])
+        panel_path = save_png(os.path.join(out_dir, "panels", f"box_{b.id}.png"), panel)
+        raw_path = save_npy(os.path.join(out_dir, "raw", f"box_{b.id}.npy"), e["page_raw"].astype(np.float32))
+        decisions.append({"box_id": b.id, "field": res.fields[i], "prob": float(res.field_probs[i].max()),
+                          "method": qa.ex.get("method") or qa.field_clf.default_method, "own_share": e["own_share"], "peak": e["peak"],
+                          "regions": e["regions"]["regions"], "background": e["regions"]["background"],
+                          "attribution": table, "overlay": os.path.abspath(panel_path), "raw_map": os.path.abspath(raw_path)})
+        if vdl is not None:
+            vdl.image(f"{safe_tag(res.name)}/field/{res.fields[i]}/box_{b.id}", panel)
+    fields = {}
+    for i, b in enumerate(boxes):
+        f = res.fields[i]
+        if f != "other" and (f not in fields or res.field_probs[i].max() > fields[f]["prob"]):
+            fields[f] = {"box_id": b.id, "text": b.text, "prob": float(res.field_probs[i].max())}
+    report = {
+        "document": os.path.abspath(doc), "page": res.name, "size": [int(res.page.shape[1]), int(res.page.shape[0])],
+        "rotation": res.rotation, "seconds": round(res.seconds, 3), "page_overlay": os.path.abspath(page_path),
+        "boxes": [{"id": b.id, "polygon": [[round(x, 2), round(y, 2)] for x, y in b.polygon], "score": b.score,
+                   "text": b.text, "text_score": b.text_score, "field": res.fields[i],
+                   "field_prob": float(res.field_probs[i].max())} for i, b in enumerate(boxes)],
+        "fields": fields, "decisions": decisions, "flags": res.flags,
+        "report": os.path.abspath(os.path.join(out_dir, "report.json")),
+    }
+    if gt is not None:
+        report["ground_truth"] = score_against_gt(res, gt)
+    if vdl is not None:
+        tag = safe_tag(res.name)
+        vdl.image(f"{tag}/page", page_png)
+        vdl.scalar(f"{tag}/flags", len(res.flags))
+        for d in decisions:
+            vdl.scalar(f"{tag}/field/own_share", d["own_share"], step=d["box_id"])
+    save_json(report["report"], report)
+    return report
+
+
+def attribution_table(shares: dict, by_id: Dict[int, object], top: int = 3) -> str:
+    """'价税合计（大写） 58% · ¥1,234.56 31% · background 11%' for the top regions."""
+    regs = sorted(shares["regions"], key=lambda r: -r["share"])[:top]
+    parts = [f"'{by_id[r['box_id']].text or r['box_id']}' {100 * r['share']:.0f}%" for r in regs if r["share"] >= 0.01]
+    parts.append(f"background {100 * shares['background']:.0f}%")
+    return " · ".join(parts)
+
+
+def write_corpus_outputs(out_root: str, rows: List[dict], errors: List[dict], agg: Aggregate, docs: Sequence[str],
+                         cfg: dict) -> dict:
+    """summary.json (counts, flags, field accuracy and pointing game over pages with ground
+    truth), aggregate.npy/png and index.html of a QA run; returns the summary."""
+    pages = len(rows)
+    matched = sum(r.get("ground_truth", {}).get("matched_boxes", 0) for r in rows)
+    correct = sum(r.get("ground_truth", {}).get("field_correct", 0) for r in rows)
+    pn = sum(r.get("ground_truth", {}).get("pointing_n", 0) for r in rows)
+    ph = sum(r.get("ground_truth", {}).get("pointing_hits", 0) for r in rows)
+    flag_counts = {}
+    for r in rows:
+        for f in r.get("flags", []):
+            flag_counts[f["kind"]] = flag_counts.get(f["kind"], 0) + 1
+    summary = {
+        "documents": len(docs), "pages": pages, "failed": len(errors),
+        "flagged_pages": sum(1 for r in rows if r.get("flags")), "flags": flag_counts,
+        "decisions_explained": sum(len(r.get("decisions", [])) for r in rows),
+        "seconds_per_page": float(np.mean([r.get("seconds", 0) for r in rows])) if rows else 0.0,
+        "field_accuracy": (correct / matched) if matched else None,
+        "pointing_game": (ph / pn) if pn else None,
+        "pointing_game_n": pn,
+        "errors": errors,
+        "explain_mode": cfg["Explain"]["mode"],
+    }
+    aggregate = agg.result()
+    if aggregate is not None:
+        save_npy(os.path.join(out_root, "aggregate.npy"), aggregate)
+        save_png(os.path.join(out_root, "aggregate.png"), colorize(aggregate / max(aggregate.max(), 1e-12)))
+    save_json(os.path.join(out_root, "summary.json"), summary)
+    thumbs = {}
+    for r in rows:
+        if os.path.isfile(r.get("page_overlay", "")):
+            thumbs[r["page"]] = img_data_uri(read_image(r["page_overlay"])[:, :, ::-1],
+                                             max_width=int(cfg["Output"]["thumbnail_width"]))
+    write_index(os.path.join(out_root, "index.html"), "paddle_cam · 发票识别 QA", rows, summary, aggregate, thumbs, errors)
+    return summary
