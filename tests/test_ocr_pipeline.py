@@ -24,7 +24,8 @@ from paddle_cam.models.cls import bundled_model_dir
 from paddle_cam.models.static import StaticPredictor
 from paddle_cam.ocr.db_postprocess import DBPostProcess, sort_boxes
 from paddle_cam.ocr.det_preprocess import DetPreprocess
-from paddle_cam.ocr.rec import BUNDLED_REC, TextRecognizer, bundled_char_dict_path, read_char_dict
+from paddle_cam.models.rec import BUNDLED_REC
+from paddle_cam.ocr.rec import TextRecognizer, bundled_char_dict_path, read_char_dict
 from paddle_cam.fonts import find_cjk_font_path
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ import argparse
 import os
 
 from ..cli import quiet_paddle, run_main
-from .common import explain_each, method_kwargs
+from .common import MODEL_ARGS, add_model_args, explain_each, method_kwargs
 
 quiet_paddle()
 
@@ -23,10 +23,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--img", "--image_dir", dest="img", required=True, help="image file or folder of images")
-    p.add_argument("--det_model_dir", "--model_dir", dest="det_model_dir", default=None,
-                   help="det inference folder or .pdparams (default: bundled PP-OCRv4 mobile det)")
-    p.add_argument("--det_model_name", default=None, help="e.g. PP-OCRv5_server_det (when the folder does not say)")
-    p.add_argument("--rec_model_dir", default=None, help="rec inference folder (default: bundled PP-OCRv4 rec)")
+    add_model_args(p)
+    p.add_argument("--model_dir", dest="det_model_dir", default=None, help=argparse.SUPPRESS)
     p.add_argument("--output", default=None, help="output folder (default output/ocr)")
     p.add_argument("--boxes", default=None, help="all | top-K | box ids N,M,... | none")
     p.add_argument("--method", default=None, help="gradcam gradcampp xgradcam layercam hirescam eigencam scorecam")
@@ -47,11 +45,9 @@ def build_config(args: argparse.Namespace) -> dict:
 
     cfg = load_config("det/explain_ocr", args.config, args.opt)
     set_from_args(cfg, args, {
-        "det_model_dir": "Global.det_model_dir", "det_model_name": "Global.det_model_name",
-        "rec_model_dir": "Global.rec_model_dir", "output": "Global.output", "vdl_dir": "Global.vdl_dir",
-        "vdl_run": "Global.vdl_run", "device": "Global.device", "boxes": "Explain.boxes",
-        "method": "Explain.method", "layers": "Explain.layers", "region": "Explain.regions",
-        "missed": "Explain.missed"})
+        **MODEL_ARGS, "output": "Global.output", "vdl_dir": "Global.vdl_dir", "vdl_run": "Global.vdl_run",
+        "device": "Global.device", "boxes": "Explain.boxes", "method": "Explain.method",
+        "layers": "Explain.layers", "region": "Explain.regions", "missed": "Explain.missed"})
     cfg["Explain"]["layers"] = as_list(cfg["Explain"]["layers"])
     if cfg["Output"]["raw_maps"] not in RAW_MAPS:
         raise InputError(f"Output.raw_maps must be grid, page or none, not {cfg['Output']['raw_maps']}")
@@ -116,18 +112,15 @@ def main(argv=None) -> int:
 def explain_one(explainer, path: str, out_root: str, cfg: dict, regions, missed, vdl) -> dict:
     """Explain one image and write its outputs; returns its report."""
     from ..io import read_image
-    from ..sinks.det_report import write_page
+    from ..sinks.det_report import model_record, write_page
     from ..sinks.visualdl import safe_tag
 
     e, o = cfg["Explain"], cfg["Output"]
     img = read_image(path, max_pixels=int(o["max_pixels"]))
     result = explainer.explain_page(img, e["boxes"], bool(e["all_text"]), regions, missed)
     stem = os.path.splitext(os.path.basename(path))[0]
-    det = explainer.detector
-    model_info = {"name": det.name, "arch": det.arch, "source": os.path.abspath(det.source), "fused": det.fused,
-                  "weights": os.path.abspath(det.source)}
-    return write_page(os.path.join(out_root, stem), path, result, model_info, explainer.method.name, explainer.layers,
-                      float(o["alpha"]), o["raw_maps"], vdl, safe_tag(stem))
+    return write_page(os.path.join(out_root, stem), path, result, model_record(explainer.pipeline),
+                      explainer.method.name, explainer.layers, float(o["alpha"]), o["raw_maps"], vdl, safe_tag(stem))
 
 
 def cli() -> None:

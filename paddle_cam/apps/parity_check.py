@@ -1,10 +1,14 @@
-"""Dynamic-graph model vs Paddle Inference on the same preprocessed image.
+"""Dynamic-graph model vs its reference runtime on the same preprocessed image.
 
-    python tools/parity_check.py --model_dir DIR --img IMG [--kind det|cls]
+    python tools/parity_check.py --model_dir PATH --img IMG [--kind det|rec|cls]
 
-Defaults: configs/parity_check.yml (change them with -c FILE or -o Section.key=value).
-Prints the difference with IR optimisation off (same kernels) and on (as deployed); the last
-line is ``max_abs_diff=<float>``, the larger of the two.
+PATH: an inference folder, a safetensors/paddle_dyn folder, an ``.onnx`` file (or a folder
+holding one). The reference is onnxruntime for ONNX, Paddle Inference for inference folders
+(IR optimisation off: the same kernels; on: as deployed) and PaddleX's own class and forward for
+safetensors folders. Detectors: the DB probability map on the page as the model's own
+preprocessing prepares it (``PreProcess`` keys left null); recognisers: CTC probabilities of
+the page's line crops. Defaults: configs/parity_check.yml (-c FILE, -o Section.key=value). The
+last line is ``max_abs_diff=<float>``, the largest difference.
 """
 import argparse
 import os
@@ -13,7 +17,7 @@ from ..cli import quiet_paddle, run_main
 
 quiet_paddle()
 
-KINDS = ("auto", "det", "cls")
+KINDS = ("auto", "det", "rec", "cls")
 FLAGS = {"model_dir": "Global.model_dir", "kind": "Global.kind", "limit_side_len": "PreProcess.limit_side_len",
          "limit_type": "PreProcess.limit_type"}
 
@@ -21,29 +25,44 @@ FLAGS = {"model_dir": "Global.model_dir", "kind": "Global.kind", "limit_side_len
 def parse_args(argv=None) -> argparse.Namespace:
     from ..config import add_config_args
 
-    p = argparse.ArgumentParser(description="dynamic graph vs Paddle Inference parity")
-    p.add_argument("--model_dir", default=None, help="inference folder (default: bundled PP-OCRv4 det)")
+    p = argparse.ArgumentParser(description="dynamic graph vs reference runtime parity")
+    p.add_argument("--model_dir", default=None, help="model folder or .onnx file (default: bundled PP-OCRv4 det)")
     p.add_argument("--img", "--image_dir", dest="img", required=True, help="an image")
-    p.add_argument("--kind", choices=KINDS, default=None, help="det, cls or auto (default)")
-    p.add_argument("--limit_side_len", type=int, default=None, help="det: DetResizeForTest limit (default 960)")
-    p.add_argument("--limit_type", default=None, help="det: max (default) or min")
+    p.add_argument("--kind", choices=KINDS, default=None, help="det, rec, cls or auto (default)")
+    p.add_argument("--limit_side_len", type=int, default=None,
+                   help="det: DetResizeForTest limit (default: the model's)")
+    p.add_argument("--limit_type", default=None, help="det: max or min (default: the model's)")
     add_config_args(p)
     return p.parse_args(argv)
 
 
 def model_kind(model_dir) -> str:
-    """``det`` or ``cls`` for an inference folder (None: the bundled detector)."""
+    """``det``, ``rec`` or ``cls`` for a model folder or file (None: the bundled detector)."""
     from ..models.cls import BUNDLED_CLS
 
     if not model_dir:
         return "det"
     if os.path.basename(os.path.normpath(model_dir)) == BUNDLED_CLS:
         return "cls"
+    from ..models.hf_folder import folder_format, read_config
+    from ..models.onnx_weights import find_onnx_file, read_onnx
+
+    if os.path.isdir(model_dir) and folder_format(model_dir):
+        what = " ".join(str(v) for v in [read_config(model_dir).get("model_type")] +
+                        list(read_config(model_dir).get("architectures") or []))
+        return "rec" if "rec" in what.lower() else "cls" if "cls" in what.lower() else "det"
+    onnx = find_onnx_file(model_dir)
+    if onnx and not (os.path.isdir(model_dir) and any(f.endswith(".pdiparams") for f in os.listdir(model_dir))):
+        graph = read_onnx(onnx)
+        return "rec" if graph.output_rank() == 3 else "det"
     from ..models.paddle_format import read_inference_folder
 
     inf = read_inference_folder(model_dir)
     names = " ".join((inf.structured_names or {}).values())
     model_name = str(((inf.config or {}).get("Global") or {}).get("model_name", ""))
+    post = str((inf.config or {}).get("PostProcess"))
+    if model_name.endswith("_rec") or "ctc" in names.lower() or "CTCLabelDecode" in post:
+        return "rec"
     if "expand_conv" in names or "encoder.blocks" in names or "_cls" in model_name or "LCNet" in model_name:
         return "cls"
     return "det"
@@ -62,35 +81,47 @@ def main(argv=None) -> int:
     import numpy as np
 
     from ..io import read_image
-    from ..models.static import StaticPredictor
 
     img = read_image(args.img)
     kind = model_kind(g["model_dir"]) if g["kind"] == "auto" else g["kind"]
+    if kind == "rec":
+        from ..ocr.rec import rec_parity
+
+        worst = rec_parity(g["model_dir"], img)
+        print(f"rec line crops of {args.img}: max_abs_diff={worst:.3e}")
+        print(f"max_abs_diff={worst:.6e}")
+        return 0
     if kind == "cls":
         from ..models.cls import load_classifier
+        from ..models.static import StaticPredictor
 
         model = load_classifier(g["model_dir"])
         batch = model.prepare([img])
         dyn = model.predict(batch)
-        source = model.source
+        refs = {f"Paddle Inference ir_optim={'on' if ir else 'off'}": StaticPredictor(model.source, ir_optim=ir)(batch)
+                for ir in (False, True)}
     else:
-        from ..models.det import load_detector
+        from ..models.det import load_detector, reference_outputs
         from ..ocr.db_postprocess import DBPostProcess
         from ..ocr.det_preprocess import DetPreprocess
         from ..ocr.pipeline import TextPipeline
 
         det = load_detector(g["model_dir"])
-        page = TextPipeline(det, DetPreprocess(**cfg["PreProcess"]), DBPostProcess()).detect(img, recognize=False)
+        pre = DetPreprocess.for_detector(det, **cfg["PreProcess"])
+        page = TextPipeline(det, pre, DBPostProcess.for_detector(det)).detect(img, recognize=False)
         batch = page.batch
         dyn = page.prob[None, None]
-        source = det.source
+        refs = reference_outputs(det, batch)
+        if not refs:
+            raise InputError(f"{det.source} is a training checkpoint ({det.format}): it has no reference runtime; "
+                             "pass an inference, safetensors or ONNX model")
+        print(f"det {det.name} ({det.arch}, {det.format}) limit {pre.limit_side_len}/{pre.limit_type}")
     worst = 0.0
-    for ir in (False, True):
-        ref = StaticPredictor(source, ir_optim=ir)(batch)
-        diff = float(np.abs(dyn - ref).max())
+    for label, ref in refs.items():
+        diff = float(np.abs(dyn - ref).max()) if ref.shape == dyn.shape else float("inf")
         worst = max(worst, diff)
-        print(f"{kind} input {list(batch.shape)} ir_optim={'on ' if ir else 'off'}: max_abs_diff={diff:.3e} "
-              f"mean_abs_diff={float(np.abs(dyn - ref).mean()):.3e}")
+        mean = float(np.abs(dyn - ref).mean()) if ref.shape == dyn.shape else float("inf")
+        print(f"{kind} input {list(batch.shape)} vs {label}: max_abs_diff={diff:.3e} mean_abs_diff={mean:.3e}")
     print(f"max_abs_diff={worst:.6e}")
     return 0
 

@@ -12,6 +12,7 @@ import json
 import os
 
 from ..cli import fail, progress, quiet_paddle, run_main
+from .common import MODEL_ARGS, add_model_args
 
 quiet_paddle()
 
@@ -26,7 +27,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--output", default=None, help="output folder (default Global.output: output/qa)")
     p.add_argument("--vdl_dir", default=None, help="log page overlays and decision scalars to VisualDL")
     p.add_argument("--field_model_dir", default=None, help="field classifier (default: demo_docs/field_cls)")
-    p.add_argument("--det_model_dir", default=None, help="detector (default: bundled PP-OCRv4 mobile det)")
+    add_model_args(p)
     p.add_argument("--device", default=None, help="cpu or gpu")
     p.add_argument("--force", action="store_true", help="redo pages that already have a report.json")
     add_config_args(p)
@@ -39,9 +40,8 @@ def build_config(args: argparse.Namespace) -> dict:
     from ..errors import InputError
 
     cfg = load_config("qa", args.config, args.opt)
-    set_from_args(cfg, args, {"output": "Global.output", "vdl_dir": "Global.vdl_dir",
-                              "field_model_dir": "Global.field_model_dir", "det_model_dir": "Global.det_model_dir",
-                              "device": "Global.device"})
+    set_from_args(cfg, args, {**MODEL_ARGS, "output": "Global.output", "vdl_dir": "Global.vdl_dir",
+                              "field_model_dir": "Global.field_model_dir", "device": "Global.device"})
     if cfg["Explain"]["mode"] not in EXPLAIN_MODES:
         raise InputError(f"Explain.mode must be {', '.join(EXPLAIN_MODES[:-1])} or {EXPLAIN_MODES[-1]}, "
                          f"not {cfg['Explain']['mode']}")

@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from typing import Optional, Sequence
+from contextlib import contextmanager
+from typing import Iterator, Optional, Sequence
 
 import paddle
 
@@ -44,6 +45,45 @@ def check_model_folder(out_dir: str) -> str:
     return out_dir
 
 
+@contextmanager
+def atomic_folder(out_dir: str) -> Iterator[str]:
+    """A temporary sibling of ``out_dir`` to write a model folder into; on success it replaces
+    ``out_dir`` whole (the old folder is moved aside first, then deleted), on any error it is
+    removed and ``out_dir`` is left as it was.
+
+    Example:
+        >>> import os, tempfile
+        >>> from paddle_cam.models.export import atomic_folder
+        >>> out = os.path.join(tempfile.mkdtemp(), "model")
+        >>> with atomic_folder(out) as tmp:
+        ...     open(os.path.join(tmp, "inference.yml"), "w").close()
+        >>> os.listdir(out)
+        ['inference.yml']
+    """
+    out_dir = os.path.abspath(out_dir)
+    parent = os.path.dirname(out_dir)
+    try:
+        os.makedirs(parent, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix="." + os.path.basename(out_dir) + ".", dir=parent)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's folder is private; a model folder is made like any other
+    except OSError as e:
+        raise InputError(f"cannot write the model folder {out_dir} ({e.strerror}); pass a writable --output") from None
+    try:
+        yield tmp
+        old = None
+        if os.path.exists(out_dir):
+            old = tempfile.mkdtemp(prefix="." + os.path.basename(out_dir) + ".old.", dir=parent)
+            os.replace(out_dir, os.path.join(old, "x"))
+        os.replace(tmp, out_dir)
+        if old:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def save_inference(model: paddle.nn.Layer, out_dir: str, input_spec: Sequence[Optional[int]] = (None, 3, None, None),
                    config: Optional[dict] = None, program: bool = True, params: bool = False) -> str:
     """Write ``model`` as a model folder ``out_dir``, atomically: into a temporary sibling folder,
@@ -59,16 +99,7 @@ def save_inference(model: paddle.nn.Layer, out_dir: str, input_spec: Sequence[Op
     import yaml
 
     out_dir = check_model_folder(out_dir)
-    parent = os.path.dirname(out_dir)
-    try:
-        os.makedirs(parent, exist_ok=True)
-        tmp = tempfile.mkdtemp(prefix="." + os.path.basename(out_dir) + ".", dir=parent)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's folder is private; a model folder is made like any other
-    except OSError as e:
-        raise InputError(f"cannot write the model folder {out_dir} ({e.strerror}); pass a writable --output") from None
-    try:
+    with atomic_folder(out_dir) as tmp:
         if params:
             paddle.save(model.state_dict(), os.path.join(tmp, PARAMS_FILE))
         if program:
@@ -78,14 +109,4 @@ def save_inference(model: paddle.nn.Layer, out_dir: str, input_spec: Sequence[Op
         if config:
             with open(os.path.join(tmp, "inference.yml"), "w", encoding="utf-8") as f:
                 yaml.safe_dump(config, f, allow_unicode=True, sort_keys=False)
-        old = None
-        if os.path.exists(out_dir):
-            old = tempfile.mkdtemp(prefix="." + os.path.basename(out_dir) + ".old.", dir=parent)
-            os.replace(out_dir, os.path.join(old, "x"))
-        os.replace(tmp, out_dir)
-        if old:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out_dir

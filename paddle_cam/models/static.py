@@ -39,3 +39,14 @@ class StaticPredictor:
         if self.shrink:
             self.predictor.try_shrink_memory()  # variable-size inputs otherwise keep every peak buffer
         return out
+
+
+def diff_to_static(model: paddle.nn.Layer, source: str, shape, span: float = 2.0) -> float:
+    """Max abs difference between a dynamic-graph model and Paddle Inference on ``source`` for one
+    fixed random input of ``shape`` in [-span, span] (inf when the output shapes differ): the
+    load-time check that weights placed by name or program order really rebuild the exported network."""
+    x = np.random.RandomState(0).uniform(-span, span, tuple(shape)).astype(np.float32)
+    ref = StaticPredictor(source)(x)
+    with paddle.no_grad():
+        out = model(paddle.to_tensor(x)).numpy()
+    return float(np.abs(out - ref).max()) if out.shape == ref.shape else float("inf")

@@ -15,16 +15,21 @@ Steps, as in PaddleX's ``DBPostProcess`` (quad boxes, ``score_mode="fast"``):
 
 ``thresh``/``box_thresh``/``unclip_ratio`` defaults are the PP-OCRv4 det ``inference.yml`` values
 (0.3 / 0.6 / 1.5); PaddleX itself falls back to 0.3 / 0.6 / 2.0 when the yml omits them.
+:meth:`DBPostProcess.for_detector` takes a loaded detector's own values (its ``inference.yml``,
+else its official one, else PaddleX's fallbacks; ``models/det_families.model_processing``).
 """
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 import pyclipper
 
+from ..errors import InputError
+
+_NUMERIC = ("thresh", "box_thresh", "max_candidates", "unclip_ratio")
 MIN_SIZE = 3  # PaddleX's fixed minimum short side of a candidate box (map pixels)
 
 
@@ -113,9 +118,15 @@ class DBPostProcess:
     "input_polygon": float (4, 2) box in map pixels before scaling}]`` in PaddleOCR's order.
     """
 
-    def __init__(self, thresh: float = 0.3, box_thresh: float = 0.6, max_candidates: int = 1000,
-                 unclip_ratio: float = 1.5, use_dilation: bool = False, score_mode: str = "fast",
-                 box_type: str = "quad"):
+    def __init__(self, thresh: Optional[float] = 0.3, box_thresh: Optional[float] = 0.6,
+                 max_candidates: Optional[int] = 1000, unclip_ratio: Optional[float] = 1.5,
+                 use_dilation: bool = False, score_mode: str = "fast", box_type: str = "quad"):
+        # None = PaddleX's fallback when inference.yml omits the value (use for_detector for a
+        # model's own value)
+        thresh = 0.3 if thresh is None else thresh
+        box_thresh = 0.6 if box_thresh is None else box_thresh
+        max_candidates = 1000 if max_candidates is None else max_candidates
+        unclip_ratio = 2.0 if unclip_ratio is None else unclip_ratio
         if score_mode not in ("fast", "slow"):
             raise ValueError(f"score_mode must be 'fast' or 'slow', not {score_mode!r}")
         if box_type not in ("quad", "poly"):
@@ -127,6 +138,26 @@ class DBPostProcess:
         self.use_dilation = bool(use_dilation)
         self.score_mode = score_mode
         self.box_type = box_type
+
+    @classmethod
+    def for_detector(cls, detector: Any, **overrides: Any) -> "DBPostProcess":
+        """The post-processing PaddleX runs ``detector`` with (its ``processing["PostProcess"]``);
+        ``overrides`` that are not None win (a config key set to null means the model's own value).
+
+        Example:
+            >>> DBPostProcess.for_detector(load_detector("PP-OCRv6_det_small.onnx")).unclip_ratio  # doctest: +SKIP
+            1.5
+        """
+        import inspect
+
+        allowed = set(inspect.signature(cls.__init__).parameters) - {"self"}
+        own = {k: v for k, v in ((getattr(detector, "processing", None) or {}).get("PostProcess") or {}).items()
+               if k in allowed}
+        own.update({k: v for k, v in overrides.items() if v is not None})
+        for k, v in own.items():
+            if k in _NUMERIC and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                raise InputError(f"PostProcess.{k} must be a number, not {v!r}")
+        return cls(**own)
 
     def binary_mask(self, prob_map: np.ndarray) -> np.ndarray:
         """The uint8 {0, 1} text mask contours are traced on (map pixels)."""

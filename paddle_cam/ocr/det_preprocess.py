@@ -27,17 +27,18 @@ per axis, exactly as ``DBPostProcess`` does (it never uses the stored ratios the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Sequence, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 
-# PaddleX's list of detectors that default to limit_type "max" (others: 736 / "min").
-MAX_LIMIT_MODELS = frozenset({
-    "PP-OCRv3_mobile_det", "PP-OCRv3_server_det", "PP-OCRv4_mobile_det", "PP-OCRv4_server_det",
-    "PP-OCRv5_mobile_det", "PP-OCRv5_server_det", "PP-OCRv6_medium_det", "PP-OCRv6_small_det",
-    "PP-OCRv6_tiny_det",
-})
+from ..errors import InputError
+
+# PaddleX's per-model defaults (MAX_LIMIT_MODELS) live with the table of detector families
+from ..models.det_families import resize_defaults
+
+
+_NUMERIC = ("limit_side_len", "max_side_limit")
 
 
 def paddlex_resize_defaults(model_name: str, resize_cfg: Dict | None = None) -> Tuple[int, str]:
@@ -45,10 +46,7 @@ def paddlex_resize_defaults(model_name: str, resize_cfg: Dict | None = None) -> 
 
     ``resize_cfg`` is the ``DetResizeForTest`` mapping of ``inference.yml``.
     """
-    cfg = resize_cfg or {}
-    if model_name in MAX_LIMIT_MODELS:
-        return int(cfg.get("resize_long", 960)), str(cfg.get("limit_type", "max"))
-    return int(cfg.get("resize_long", 736)), str(cfg.get("limit_type", "min"))
+    return resize_defaults(model_name, resize_cfg)
 
 
 @dataclass(frozen=True)
@@ -132,9 +130,13 @@ class DetPreprocess:
     ``TextDetection`` uses for PP-OCRv4_mobile_det (960, "max", 4000); see the module docstring.
     """
 
-    def __init__(self, limit_side_len: int = 960, limit_type: str = "max", max_side_limit: int = 4000,
-                 mean: Sequence[float] = (0.485, 0.456, 0.406), std: Sequence[float] = (0.229, 0.224, 0.225),
-                 scale: float = 1.0 / 255.0):
+    def __init__(self, limit_side_len: Optional[int] = 960, limit_type: Optional[str] = "max",
+                 max_side_limit: Optional[int] = 4000, mean: Sequence[float] = (0.485, 0.456, 0.406),
+                 std: Sequence[float] = (0.229, 0.224, 0.225), scale: float = 1.0 / 255.0):
+        # None = PaddleX's value for PP-OCR det (use for_detector for a model's own value)
+        limit_side_len = 960 if limit_side_len is None else limit_side_len
+        limit_type = "max" if limit_type is None else limit_type
+        max_side_limit = 4000 if max_side_limit is None else max_side_limit
         if limit_type not in ("max", "min", "resize_long"):
             raise ValueError(f"limit_type must be 'max', 'min' or 'resize_long', not {limit_type!r}")
         self.limit_side_len = int(limit_side_len)
@@ -143,6 +145,23 @@ class DetPreprocess:
         # PaddleX folds the affine into float64 constants, then applies them to float32 pixels.
         self.alpha = np.array([scale / s for s in std], np.float32)
         self.beta = np.array([-m / s for m, s in zip(mean, std)], np.float32)
+
+    @classmethod
+    def for_detector(cls, detector: Any, **overrides: Any) -> "DetPreprocess":
+        """The preprocessing PaddleX runs ``detector`` with (its ``processing["PreProcess"]``: limit
+        side and type from its ``inference.yml``, else PaddleX's per-model defaults); ``overrides``
+        that are not None win (a config key set to null means the model's own value).
+
+        Example:
+            >>> DetPreprocess.for_detector(det, limit_side_len=None).limit_side_len  # doctest: +SKIP
+            960
+        """
+        own = dict((getattr(detector, "processing", None) or {}).get("PreProcess") or {})
+        own.update({k: v for k, v in overrides.items() if v is not None})
+        for k, v in own.items():
+            if k in _NUMERIC and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                raise InputError(f"PreProcess.{k} must be a number, not {v!r}")
+        return cls(**own)
 
     def target_size(self, h: int, w: int) -> Tuple[int, int]:
         """Network input (height, width) for an (already padded) image of h x w."""

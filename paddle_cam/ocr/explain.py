@@ -14,12 +14,11 @@ import numpy as np
 from ..base import CAMResult, normalize_maps, resize_maps
 from ..errors import InputError
 from ..methods import get_method, make_method, method_options
-from ..models.det import DEFAULT_LAYERS, SERVER_LAYERS, Detector
+from ..models.det import Detector
+from ..models.det_families import resolve_aliases
 from .pipeline import Box, OCRPage, TextPipeline
 from .regions import BoxLabels, energy_in_box
 from .targets import AllTextTarget, DBBoxTarget, MissedLineTarget, RegionTarget
-
-LAYER_ALIASES = {"scales": ["stage3", "stage4", "stage5", "neck"]}
 
 
 @dataclass
@@ -60,13 +59,9 @@ class PageResult:
 
 
 def resolve_layers(detector: Detector, layers: Optional[Sequence[str]]) -> List[str]:
-    """Layer names, with aliases: neck, stage2..stage5, scales (= stage3..5 + neck)."""
-    table = DEFAULT_LAYERS if detector.arch == "mobile" else SERVER_LAYERS
-    out: List[str] = []
-    for name in layers or [detector.default_layer]:
-        for n in LAYER_ALIASES.get(name, [name]):
-            out.append(table.get(n, n))
-    return out
+    """Layer names, with the detector family's aliases (``models/det_families.py``): neck, head,
+    stage2..stage5 (output stride 4..32), scales (= stage3..5 + neck)."""
+    return resolve_aliases(detector.arch, list(layers or [detector.default_layer]))
 
 
 def parse_polygon(text: str) -> List[List[float]]:

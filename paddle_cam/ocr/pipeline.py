@@ -90,24 +90,43 @@ class TextPipeline:
                     line_classifier: Any = None) -> "TextPipeline":
         """The pipeline a tool's config describes.
 
-        Reads ``Global.det_model_dir`` / ``det_model_name`` (None = the bundled PP-OCRv4 mobile
-        det), ``Global.rec_model_dir`` (None = the bundled recogniser), ``Global.use_rec``, and the
-        ``PreProcess`` / ``PostProcess`` sections as keyword arguments of :class:`DetPreprocess` and
-        :class:`DBPostProcess`. ``use_rec`` overrides ``Global.use_rec`` (a tool that never reads
-        passes False).
+        Weights, per kind (``det``, ``rec``): ``Global.<kind>_model_dir`` wins (a folder, file or
+        ``.onnx``); else ``Global.<kind>_model_name`` (a PaddleOCR name such as
+        ``PP-OCRv6_small_det``) resolves to PaddleX's model cache
+        (:func:`paddle_cam.models.names.resolve_weights`); else the bundled PP-OCRv4 model. Both
+        are resolved before either loads, so a missing or wrong name fails (one line, exit 2)
+        before any work. ``Global.use_rec`` says whether to read (``use_rec`` overrides it: a tool
+        that never reads passes False). The ``PreProcess`` / ``PostProcess`` sections override the
+        detector's own processing (a null key keeps the model's value):
+        :meth:`DetPreprocess.for_detector`, :meth:`DBPostProcess.for_detector`.
+
+        Example:
+            >>> cfg = load_config("det/explain_ocr", overrides=["Global.det_model_name=PP-OCRv6_small_det"])
+            >>> TextPipeline.from_config(cfg).detector.name  # doctest: +SKIP
+            'PP-OCRv6_small_det'
         """
         from ..models.det import load_detector
+        from ..models.names import check_kind, resolve_weights
 
         g = cfg["Global"]
-        det = load_detector(g.get("det_model_dir"), model_name=g.get("det_model_name"))
         if use_rec is None:
             use_rec = bool(g.get("use_rec", True))
+        kinds = ("det", "rec") if use_rec else ("det",)
+        wanted = {k: (g.get(f"{k}_model_dir"), g.get(f"{k}_model_name")) for k in kinds}
+        for kind, (_, name) in wanted.items():
+            if name:
+                check_kind(name, kind)  # a det/rec mix-up is the error to show, not the folder it lacks
+        det_dir, det_name = resolve_weights(*wanted["det"], "det")
+        if use_rec:
+            rec_dir, rec_name = resolve_weights(*wanted["rec"], "rec")
+        det = load_detector(det_dir, model_name=det_name)
         rec = None
         if use_rec:
             from .rec import TextRecognizer
 
-            rec = TextRecognizer(g.get("rec_model_dir"))
-        return cls(det, DetPreprocess(**(cfg.get("PreProcess") or {})), DBPostProcess(**(cfg.get("PostProcess") or {})),
+            rec = TextRecognizer(rec_dir, model_name=rec_name)
+        return cls(det, DetPreprocess.for_detector(det, **(cfg.get("PreProcess") or {})),
+                   DBPostProcess.for_detector(det, **(cfg.get("PostProcess") or {})),
                    rec, line_classifier)
 
     def detect(self, image_bgr: np.ndarray, recognize: bool = True) -> OCRPage:

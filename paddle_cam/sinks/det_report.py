@@ -54,6 +54,29 @@ def _target_key(t: Dict) -> str:
     return f"box_{t['box_id']}" if t["kind"] == "box" else t.get("name", t["kind"])
 
 
+def model_record(pipeline) -> Dict:
+    """report.json's ``model``: the weights a :class:`~paddle_cam.ocr.pipeline.TextPipeline` loaded,
+    described from what was loaded (never from what was asked for): the detector's name (the one
+    its folder declares, else the loader's), path, format, architecture and fusion, with the
+    recogniser's own record under ``rec`` (None without one).
+
+    Example:
+        >>> model_record(pipeline)["name"], model_record(pipeline)["rec"]["name"]  # doctest: +SKIP
+        ('PP-OCRv4_mobile_det', 'PP-OCRv4_mobile_rec')
+    """
+    from ..models.names import weights_record
+
+    det = pipeline.detector
+    record = weights_record("det", det.source, det.name, det.format)
+    record.update({"arch": det.arch, "fused": det.fused, "source": record["path"], "weights": record["path"]})
+    rec = pipeline.rec
+    if rec is not None:
+        loaded = rec.recognizer  # the dynamic-graph recogniser: what was loaded and is explained
+        rec = weights_record("rec", loaded.source, loaded.name, loaded.fmt)
+    record["rec"] = rec
+    return record
+
+
 def write_page(out_dir: str, image_path: str, result: PageResult, model_info: Dict, method: str, layers: List[str],
                alpha: float = 0.45, raw_maps: str = "grid", vdl=None, vdl_prefix: str = "") -> Dict:
     """Write every output of one explained page and return the report dict."""

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..invoice.qa import InvoiceQA, PageQA, redact, score_against_gt
 from ..io import read_image, save_json, save_npy, save_png
-from .det_report import draw_polygons
+from .det_report import draw_polygons, model_record
 from .html_report import img_data_uri, write_index
 from .overlay import caption, colorize, overlay, side_by_side
 from .visualdl import safe_tag
@@ -105,6 +105,7 @@ def write_page_report(out_dir: str, doc: str, res: PageQA, qa: InvoiceQA, cfg: d
     report = {
         "document": os.path.abspath(doc), "page": res.name, "size": [int(res.page.shape[1]), int(res.page.shape[0])],
         "rotation": res.rotation, "seconds": round(res.seconds, 3), "page_overlay": os.path.abspath(page_path),
+        "model": model_record(qa.pipeline),
         "boxes": [{"id": b.id, "polygon": [[round(x, 2), round(y, 2)] for x, y in b.polygon], "score": b.score,
                    "text": b.text, "text_score": b.text_score, "field": res.fields[i],
                    "field_prob": float(res.field_probs[i].max())} for i, b in enumerate(boxes)],
