@@ -127,27 +127,10 @@ def rec_units(g: ow.OnnxGraph) -> List[ow.OnnxUnit]:
 
 
 def _model_layer_norms(model: nn.Layer, example: paddle.Tensor) -> List[ow.ModelUnit]:
-    calls = []
-    handles = []
-    seen = set()
+    from .weights import first_calls
 
-    def make(name):
-        def post(layer, inputs, output):
-            if id(layer) not in seen:
-                seen.add(id(layer))
-                calls.append(ow.ModelUnit("layer_norm", name, layer, tuple(inputs[0].shape), tuple(output.shape)))
-        return post
-
-    try:
-        for name, layer in model.named_sublayers():
-            if isinstance(layer, nn.LayerNorm):
-                handles.append(layer.register_forward_post_hook(make(name)))
-        with paddle.no_grad():
-            model(example)
-    finally:
-        for h in handles:
-            h.remove()
-    return calls
+    return [ow.ModelUnit("layer_norm", name, layer, tuple(inp.shape), tuple(out.shape))
+            for name, layer, inp, out in first_calls(model, example, lambda layer: isinstance(layer, nn.LayerNorm))]
 
 
 def _compatible(mu: ow.ModelUnit, ou: ow.OnnxUnit, onnx_out: Tuple[int, ...]) -> bool:

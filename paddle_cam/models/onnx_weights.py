@@ -511,28 +511,9 @@ def _kind_of(layer) -> Optional[str]:
 def model_units(model, example) -> List[ModelUnit]:
     """Parameterised layers of ``model`` in the order a forward pass on ``example`` first runs them,
     a batch norm joined to the conv whose output it reads."""
-    import paddle
+    from .weights import first_calls
 
-    calls: List[Tuple[str, object, object, object]] = []
-    seen = set()
-    handles = []
-
-    def make(name):
-        def post(layer, inputs, output):
-            if id(layer) not in seen:
-                seen.add(id(layer))
-                calls.append((name, layer, inputs[0] if isinstance(inputs, (tuple, list)) else inputs, output))
-        return post
-
-    try:
-        for name, layer in model.named_sublayers():
-            if _kind_of(layer) is not None:
-                handles.append(layer.register_forward_post_hook(make(name)))
-        with paddle.no_grad():
-            model(example if isinstance(example, paddle.Tensor) else paddle.to_tensor(example))
-    finally:
-        for h in handles:
-            h.remove()
+    calls = first_calls(model, example, lambda layer: _kind_of(layer) is not None)
     units: List[ModelUnit] = []
     by_output = {}
     for name, layer, inp, out in calls:

@@ -9,7 +9,7 @@ Two ideas carry all loaders:
 from __future__ import annotations
 
 import re
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import paddle
@@ -84,29 +84,42 @@ def load_state(model: nn.Layer, state: Dict[str, np.ndarray], source: str) -> No
                           else paddle.to_tensor(v) for k, v in state.items()})
 
 
-def leaf_layers_in_execution_order(model: nn.Layer, example: paddle.Tensor) -> List[Tuple[str, nn.Layer]]:
-    """Layers owning parameters or buffers, in the order a forward pass first calls them."""
-    order: List[Tuple[str, nn.Layer]] = []
+def first_calls(model: nn.Layer, example: paddle.Tensor, select: Callable[[nn.Layer], bool],
+                post: bool = True) -> List[Tuple[str, nn.Layer, Any, Any]]:
+    """``(name, layer, input, output)`` of each selected sublayer at its first call in one forward
+    pass on ``example`` (no gradients), in call order; hooks are removed even on error.
+
+    ``post=False`` records at the start of the call (``output`` is None), which orders a layer
+    before the sublayers it runs.
+    """
+    calls: List[Tuple[str, nn.Layer, Any, Any]] = []
     seen = set()
     handles = []
 
     def make(name):
-        def pre(layer, inputs):
+        def record(layer, inputs, output=None):
             if id(layer) not in seen:
                 seen.add(id(layer))
-                order.append((name, layer))
-        return pre
+                calls.append((name, layer, inputs[0] if isinstance(inputs, (tuple, list)) else inputs, output))
+        return record
 
     try:
         for name, layer in model.named_sublayers():
-            if layer._parameters or layer._buffers:
-                handles.append(layer.register_forward_pre_hook(make(name)))
+            if select(layer):
+                hook = layer.register_forward_post_hook if post else layer.register_forward_pre_hook
+                handles.append(hook(make(name)))
         with paddle.no_grad():
-            model(example)
+            model(example if isinstance(example, paddle.Tensor) else paddle.to_tensor(example))
     finally:
         for h in handles:
             h.remove()
-    return order
+    return calls
+
+
+def leaf_layers_in_execution_order(model: nn.Layer, example: paddle.Tensor) -> List[Tuple[str, nn.Layer]]:
+    """Layers owning parameters or buffers, in the order a forward pass first calls them."""
+    calls = first_calls(model, example, lambda layer: bool(layer._parameters or layer._buffers), post=False)
+    return [(name, layer) for name, layer, _, _ in calls]
 
 
 def state_from_program_order(model: nn.Layer, inf: InferenceModel, example: paddle.Tensor,
