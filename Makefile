@@ -10,7 +10,7 @@ PIP_ARGS ?= -q --disable-pip-version-check
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.paddle_cam-installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PKGS := fonts-wqy-microhei chromium   # CJK font for captions; chromium renders the QA report in a test
+APT_PKGS := fonts-wqy-microhei fonts-wqy-zenhei fonts-arphic-uming fonts-arphic-ukai chromium   # CJK fonts (captions; the invoice generator's Hei/Song/Kai faces); chromium renders the QA report in a test
 OUT ?= output/demo
 PYTEST_ARGS ?=
 

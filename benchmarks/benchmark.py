@@ -11,7 +11,9 @@ Every ratio compares two ways of computing the same thing on the real PP-OCRv4 d
 (medians of repeated runs, same process, same input), so machine speed cancels out.
 
 Groups (``--only``): ``gradcam`` (one box vs forward + backward), ``allbox`` (all boxes vs a loop),
-``scorecam`` (windowed vs per-channel), ``rss`` (A4 page peak memory), ``interpretdl``
+``scorecam`` (windowed vs per-channel), ``v6`` (``gradcam`` and ``allbox`` on the PP-OCRv6 small
+det, ``Bench.v6_det``: default the ONNX file rapidocr==3.10.0 ships, mapped into PaddleX's
+``PPOCRV6SmallDet``), ``rss`` (A4 page peak memory), ``interpretdl``
 (InterpretDL 0.8's ``GradCAMInterpreter`` beside ours on the bundled text-line orientation
 classifier: time ratio and map agreement). InterpretDL is optional: its row is skipped, with the
 reason, when it does not import. It does not install cleanly next to this project (it pins
@@ -39,12 +41,14 @@ from paddle_cam.cli import quiet_paddle, run_main  # noqa: E402
 
 quiet_paddle()
 
-GOALS = {"gradcam_over_fwd_bwd": ("<=", 0.8), "allbox_speedup_vs_loop": (">=", 20.0),
-         "allbox_speedup_vs_loop_stage5": (">=", 2.5), "scorecam_speedup_vs_per_channel": (">=", 4.0),
-         "scorecam_spearman": (">=", 0.95), "peak_rss_a4_mb": ("<=", 3072.0),
-         # the same algorithm on the same model and input must give the same maps
-         "interpretdl_gradcam_spearman": (">=", 0.99)}
-GROUPS = ("gradcam", "allbox", "scorecam", "rss", "interpretdl")
+DET_GOALS = {"gradcam_over_fwd_bwd": ("<=", 0.8), "allbox_speedup_vs_loop": (">=", 20.0),
+             "allbox_speedup_vs_loop_stage5": (">=", 2.5)}
+V6 = "v6_small_"   # key prefix of the PP-OCRv6 small det rows
+GOALS = dict(DET_GOALS, **{V6 + k: v for k, v in DET_GOALS.items()},
+             scorecam_speedup_vs_per_channel=(">=", 4.0), scorecam_spearman=(">=", 0.95), peak_rss_a4_mb=("<=", 3072.0),
+             # the same algorithm on the same model and input must give the same maps
+             interpretdl_gradcam_spearman=(">=", 0.99))
+GROUPS = ("gradcam", "allbox", "scorecam", "v6", "rss", "interpretdl")
 
 
 def median_time(fn, repeats: int) -> float:
@@ -97,9 +101,11 @@ def main(argv=None) -> int:
     reps = int(b["quick_repeats"] if g["quick"] else b["repeats"])
     res = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, paddle {paddle.__version__}",
            "repeats": reps, "quick": bool(g["quick"]), "groups": list(groups)}
+    img = g["img"] or os.path.join(ROOT, "demo_docs", "invoices", "invoice_0100.jpg")
     if any(x in groups for x in ("gradcam", "allbox", "scorecam")):
-        detector_groups(res, groups, g["img"] or os.path.join(ROOT, "demo_docs", "invoices", "invoice_0100.jpg"), reps,
-                        int(b["boxes_timed"]))
+        detector_groups(res, groups, img, reps, int(b["boxes_timed"]))
+    if "v6" in groups:
+        v6_group(res, b["v6_det"], img, reps, int(b["boxes_timed"]))
     if "rss" in groups:
         res["peak_rss_a4_mb"] = a4_peak_rss(ROOT)
     if "interpretdl" in groups:
@@ -118,8 +124,29 @@ def main(argv=None) -> int:
     return 0
 
 
-def detector_groups(res: dict, groups, img_path: str, reps: int, n_boxes: int = 32) -> None:
-    """The detector ratios (``gradcam``, ``allbox``, ``scorecam``) into ``res``."""
+def v6_group(res: dict, source: Optional[str], img_path: str, reps: int, n_boxes: int) -> None:
+    """``gradcam`` and ``allbox`` on the PP-OCRv6 small det into ``res`` (keys prefixed ``v6_small_``);
+    ``source`` None: rapidocr's ONNX file; skipped, with the reason, when there is none."""
+    import importlib.util
+
+    from paddle_cam.models.det import load_detector
+
+    if source is None:
+        spec = importlib.util.find_spec("rapidocr")
+        path = os.path.join(os.path.dirname(spec.origin), "models", "PP-OCRv6_det_small.onnx") if spec else ""
+        if not os.path.isfile(path):
+            res[V6 + "skipped"] = "no PP-OCRv6 small det: pip install --no-deps rapidocr==3.10.0, or -o Bench.v6_det=PATH"
+            return
+        source = path
+    det = load_detector(source, model_name="PP-OCRv6_small_det")
+    res[V6 + "model"] = f"{det.name} ({det.format}, {os.path.basename(source)})"
+    detector_groups(res, ("gradcam", "allbox"), img_path, reps, n_boxes, det, V6)
+
+
+def detector_groups(res: dict, groups, img_path: str, reps: int, n_boxes: int = 32, det=None,
+                    prefix: str = "") -> None:
+    """The detector ratios (``gradcam``, ``allbox``, ``scorecam``) into ``res``, keys prefixed
+    by ``prefix``; ``det`` None: the bundled PP-OCRv4 mobile det. Layers by the family's aliases."""
     import numpy as np
     import paddle
 
@@ -128,6 +155,7 @@ def detector_groups(res: dict, groups, img_path: str, reps: int, n_boxes: int = 
     from paddle_cam.methods import make_method
     from paddle_cam.metrics.similarity import spearman
     from paddle_cam.models.det import load_detector
+    from paddle_cam.models.det_families import layer_table
     from paddle_cam.ocr import neck_crop
     from paddle_cam.ocr.box_scorecam import box_score_cam
     from paddle_cam.ocr.db_postprocess import DBPostProcess
@@ -135,8 +163,9 @@ def detector_groups(res: dict, groups, img_path: str, reps: int, n_boxes: int = 
     from paddle_cam.ocr.pipeline import TextPipeline
     from paddle_cam.ocr.targets import DBBoxTarget
 
-    det = load_detector()
-    page = TextPipeline(det, DetPreprocess(), DBPostProcess()).detect(read_image(img_path), recognize=False)
+    det = det or load_detector()
+    out: dict = {}
+    page = TextPipeline(det, DetPreprocess.for_detector(det), DBPostProcess.for_detector(det)).detect(read_image(img_path), recognize=False)
     batch, hw = page.batch, page.input_hw
     targets = [DBBoxTarget(page.to_input(b.polygon), hw, b.id) for b in page.boxes]
     if len(targets) < n_boxes:
@@ -144,11 +173,10 @@ def detector_groups(res: dict, groups, img_path: str, reps: int, n_boxes: int = 
     rng = np.random.RandomState(0)
     sel = [targets[i] for i in sorted(rng.choice(len(targets), n_boxes, replace=False))]
     x = paddle.to_tensor(batch)
-    res.update({"input": list(batch.shape), "boxes_on_page": len(targets), "boxes_timed": n_boxes})
+    out.update({"input": list(batch.shape), "boxes_on_page": len(targets), "boxes_timed": n_boxes})
     model = det.model
     t = sel[0]
-    layers = {"neck": "model.neck", "stage4": "model.backbone.encoder.blocks.3",
-              "stage5": "model.backbone.encoder.blocks.4"}
+    layers = {k: v for k, v in layer_table(det.arch).items() if k in ("neck", "stage4", "stage5")}
     cam_neck = make_method("gradcam", model, [layers["neck"]], gradient_support=True)
 
     if "gradcam" in groups:
@@ -160,14 +188,14 @@ def detector_groups(res: dict, groups, img_path: str, reps: int, n_boxes: int = 
 
         fwd_bwd_input()
         base = median_time(fwd_bwd_input, reps)
-        res["fwd_bwd_input_s"] = base
+        out["fwd_bwd_input_s"] = base
         one_neck = median_time(lambda: neck_crop.explain_at_neck(det, cam_neck, batch, [t]), reps)
-        res["gradcam_one_target_s"] = {"neck": one_neck}
+        out["gradcam_one_target_s"] = {"neck": one_neck}
         for name in ("stage4", "stage5"):
             cam = make_method("gradcam", model, [layers[name]], gradient_support=True)
-            res["gradcam_one_target_s"][name] = median_time(lambda: cam(batch, [t]), reps)
-        res["gradcam_over_fwd_bwd"] = one_neck / base
-        res["gradcam_over_fwd_bwd_by_layer"] = {k: v / base for k, v in res["gradcam_one_target_s"].items()}
+            out["gradcam_one_target_s"][name] = median_time(lambda: cam(batch, [t]), reps)
+        out["gradcam_over_fwd_bwd"] = one_neck / base
+        out["gradcam_over_fwd_bwd_by_layer"] = {k: v / base for k, v in out["gradcam_one_target_s"].items()}
 
     if "allbox" in groups:
         # all boxes: a loop of Grad-CAM calls (forward + backward each) vs the best exact way
@@ -188,11 +216,11 @@ def detector_groups(res: dict, groups, img_path: str, reps: int, n_boxes: int = 
         for name in ("neck", "stage5"):
             err = max(float(np.abs(a - b).max() / max(float(a.max()), 1e-12))
                       for a, b in zip(loop[name][1], best[name][1]))
-            res[f"allbox_{name}"] = {"loop_s": loop[name][0], "best_s": best[name][0], "max_rel_error": err,
+            out[f"allbox_{name}"] = {"loop_s": loop[name][0], "best_s": best[name][0], "max_rel_error": err,
                                      "best_way": "neck crop (exact)" if name == "neck" else
                                      "stages once, head on a crop, neck-to-stage backward per box (exact)"}
-        res["allbox_speedup_vs_loop"] = loop["neck"][0] / best["neck"][0]
-        res["allbox_speedup_vs_loop_stage5"] = loop["stage5"][0] / best["stage5"][0]
+        out["allbox_speedup_vs_loop"] = loop["neck"][0] / best["neck"][0]
+        out["allbox_speedup_vs_loop_stage5"] = loop["stage5"][0] / best["stage5"][0]
 
     if "scorecam" in groups:
         # Score-CAM for one box: one full-page forward per channel vs windowed + deduplicated
@@ -202,9 +230,10 @@ def detector_groups(res: dict, groups, img_path: str, reps: int, n_boxes: int = 
         t0 = time.perf_counter()
         ours = box_score_cam(model, batch, t, layers["neck"])
         quick = time.perf_counter() - t0
-        res["scorecam"] = {"per_channel_s": slow, "ours_s": quick}
-        res["scorecam_speedup_vs_per_channel"] = slow / quick
-        res["scorecam_spearman"] = float(spearman(straight.raw[0], ours.raw[0]))
+        out["scorecam"] = {"per_channel_s": slow, "ours_s": quick}
+        out["scorecam_speedup_vs_per_channel"] = slow / quick
+        out["scorecam_spearman"] = float(spearman(straight.raw[0], ours.raw[0]))
+    res.update({prefix + k: v for k, v in out.items()})
 
 
 INTERPRETDL_INSTALL = ('pip install --target DIR --no-deps interpretdl==0.8.0 scikit-image "ipython<9" imageio '
@@ -342,6 +371,30 @@ def a4_peak_rss(root: str) -> float:
         return max(peak, before) / 1024.0
 
 
+def det_rows(r: dict, row, prefix: str, what: str = "") -> list:
+    """Rows of the ``gradcam`` and ``allbox`` groups of one detector (keys prefixed ``prefix``)."""
+    def get(key):
+        return r.get(prefix + key)
+
+    lines = []
+    if get("gradcam_over_fwd_bwd") is not None:
+        lines.append(row(prefix + "gradcam_over_fwd_bwd", f"{get('gradcam_over_fwd_bwd'):.3f}",
+                         what + f"one Grad-CAM box target at the neck {get('gradcam_one_target_s')['neck']:.2f} s ÷ "
+                         f"forward + backward to the input {get('fwd_bwd_input_s'):.2f} s; other layers: " +
+                         ", ".join(f"{k} {v:.2f}" for k, v in get("gradcam_over_fwd_bwd_by_layer").items())))
+    if get("allbox_speedup_vs_loop") is not None:
+        neck, stage5 = get("allbox_neck"), get("allbox_stage5")
+        lines += [
+            row(prefix + "allbox_speedup_vs_loop", f"{get('allbox_speedup_vs_loop'):.1f}",
+                what + f"neck: loop {neck['loop_s']:.1f} s vs neck crop {neck['best_s']:.2f} s, "
+                f"max relative error {neck['max_rel_error']:.1e}"),
+            row(prefix + "allbox_speedup_vs_loop_stage5", f"{get('allbox_speedup_vs_loop_stage5'):.1f}",
+                what + f"last backbone stage: loop {stage5['loop_s']:.1f} s vs stages once + head on a crop + "
+                f"neck-to-stage backward per box {stage5['best_s']:.1f} s, max relative error "
+                f"{stage5['max_rel_error']:.1e}")]
+    return lines
+
+
 def markdown(r: dict) -> str:
     """BENCHMARKS.md: one row per measured key (groups not run are left out)."""
     g = r["goals"]
@@ -363,20 +416,11 @@ def markdown(r: dict) -> str:
         + " --json benchmark.json`.", "",
         "| key | value | goal | | how |", "|---|---|---|---|---|",
     ]
-    if "gradcam_over_fwd_bwd" in r:
-        lines.append(row("gradcam_over_fwd_bwd", f"{r['gradcam_over_fwd_bwd']:.3f}",
-                         f"one Grad-CAM box target at the neck {r['gradcam_one_target_s']['neck']:.2f} s ÷ forward + "
-                         f"backward to the input {r['fwd_bwd_input_s']:.2f} s; other layers: " +
-                         ", ".join(f"{k} {v:.2f}" for k, v in r["gradcam_over_fwd_bwd_by_layer"].items())))
-    if "allbox_speedup_vs_loop" in r:
-        lines += [
-            row("allbox_speedup_vs_loop", f"{r['allbox_speedup_vs_loop']:.1f}",
-                f"neck: loop {r['allbox_neck']['loop_s']:.1f} s vs neck crop {r['allbox_neck']['best_s']:.2f} s, "
-                f"max relative error {r['allbox_neck']['max_rel_error']:.1e}"),
-            row("allbox_speedup_vs_loop_stage5", f"{r['allbox_speedup_vs_loop_stage5']:.1f}",
-                f"last backbone stage: loop {r['allbox_stage5']['loop_s']:.1f} s vs stages once + head on a crop + "
-                f"neck-to-stage backward per box {r['allbox_stage5']['best_s']:.1f} s, max relative error "
-                f"{r['allbox_stage5']['max_rel_error']:.1e}")]
+    lines += det_rows(r, row, "")
+    if V6 + "skipped" in r:
+        lines.append(row(V6 + "gradcam_over_fwd_bwd", "skipped", r[V6 + "skipped"]))
+    elif V6 + "model" in r:
+        lines += det_rows(r, row, V6, f"{r[V6 + 'model']}, input {r[V6 + 'input']}, {r[V6 + 'boxes_on_page']} boxes: ")
     if "scorecam_speedup_vs_per_channel" in r:
         lines += [
             row("scorecam_speedup_vs_per_channel", f"{r['scorecam_speedup_vs_per_channel']:.1f}",

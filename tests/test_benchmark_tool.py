@@ -37,3 +37,21 @@ def test_markdown_lists_only_the_measured_rows():
     assert "`peak_rss_a4_mb` | 2000" in text and "`interpretdl_gradcam_time_ratio` | 3.00" in text
     assert "gradcam_over_fwd_bwd" not in text and "--only rss,interpretdl" in text
     assert set(GROUPS) >= {"gradcam", "allbox", "scorecam", "rss", "interpretdl"}
+
+
+def test_v6_rows_say_why_they_are_missing(tmp_path, monkeypatch):
+    """Without rapidocr's PP-OCRv6 ONNX the v6 group is a skipped row with the install command; a
+    v6 folder that does not exist is the loader's one-line error, not a skipped row."""
+    import importlib.util
+
+    from paddle_cam.errors import PaddleCamError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "rapidocr" else real(name, *a))
+    out = tmp_path / "b.json"
+    assert main(["--quick", "--only", "v6", "--json", str(out)]) == 0
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert "rapidocr==3.10.0" in data["v6_small_skipped"]
+    assert "`v6_small_gradcam_over_fwd_bwd` | skipped" in markdown(data)
+    with pytest.raises(PaddleCamError, match="no_such.onnx"):
+        main(["--quick", "--only", "v6", "-o", f"Bench.v6_det={tmp_path / 'no_such.onnx'}", "--json", str(out)])

@@ -385,10 +385,14 @@ def test_real_detector_gradcam_beats_random(tmp_path, root):
     correlation below 0.3; weights intact afterwards."""
     from paddle_cam.apps.evaluate_explanations import main
     from paddle_cam.evaluation import REQUIRED
-    from paddle_cam.evaluation.det import DET_CASCADE
+    from paddle_cam.models.det_families import randomization_cascade
     from paddle_cam.models.det import load_detector
 
-    before = {k: v.numpy().copy() for k, v in load_detector().model.state_dict().items()}
+    det = load_detector()
+    cascade = randomization_cascade(det.model, det.arch)
+    assert cascade[:3] == ["head", "model.neck", "model.layer"] and cascade[-1] == "model.backbone.encoder.convolution"
+    assert cascade[3:8] == [f"model.backbone.encoder.blocks.{i}" for i in range(4, -1, -1)]
+    before = {k: v.numpy().copy() for k, v in det.model.state_dict().items()}
 
     out = tmp_path / "eval"
     code = main(["--input", os.path.join(root, "demo_docs"), "--output", str(out), "--pages", "1", "--boxes", "3",
@@ -410,8 +414,8 @@ def test_real_detector_gradcam_beats_random(tmp_path, root):
     assert summary["random"]["randomization_spearman"] == pytest.approx(1.0)
     assert summary["gradcam"]["randomization_spearman"] < 0.3
     curve = next(r for r in recs if r["method"] == "gradcam" and r.get("randomization_curve"))["randomization_curve"]
-    assert curve["layers"] == DET_CASCADE and curve["layers"][:2] == ["head", "model.neck"]
-    assert len(curve["spearman"]) == len(curve["spearman_whole"]) == len(DET_CASCADE)
+    assert curve["layers"] == cascade and curve["layers"][:2] == ["head", "model.neck"]
+    assert len(curve["spearman"]) == len(curve["spearman_whole"]) == len(cascade)
     assert min(curve["changed_tensors"]) > 0 and curve["randomized_fraction"][-1] > 0.99
     after = {k: v.numpy() for k, v in load_detector().model.state_dict().items()}
     for k in before:

@@ -340,3 +340,23 @@ def test_paddleocr_runs_the_written_safetensors_folder_like_paddle_cam(v6, tmp_p
     for box, poly, score in zip(page.boxes, ref["polys"], ref["scores"]):
         assert np.abs(np.asarray(box.polygon) - np.asarray(poly)).max() <= 1, (box.polygon, poly)
         assert abs(box.score - score) <= 1e-4
+
+
+@needs_v6
+@pytest.mark.slow
+def test_v6_small_det_prunes_with_its_squeeze_excitation():
+    """PaddleSlim on PP-LCNetV4: the SE pooling lowers to reduce_mean and ends in hard_sigmoid,
+    and GELU layers hold F.gelu itself; pruning then shrinks each block's SE convs with it, the
+    model still runs, and bias compensation keeps the probability map near the original."""
+    from paddle_cam.models.det import load_detector
+    from paddle_cam.slim.prune import DET_PROTECTED, prune_model
+
+    det = load_detector(V6_DET)
+    x = np.random.RandomState(0).rand(1, 3, 160, 224).astype(np.float32) * 2 - 1
+    before = det.prob_map(x)
+    res = prune_model(det.model, [1, 3, 64, 64], "l1", 0.1, DET_PROTECTED, calibration=[x])
+    names = {l["name"] for l in res.layers}
+    assert any("token_squeeze_excitation.convolutions" in n for n in names), sorted(names)[:5]
+    assert res.params_after < 0.95 * res.params_before and res.flops_after < res.flops_before
+    after = det.prob_map(x)
+    assert after.shape == before.shape and float(np.abs(after - before).mean()) < 0.05

@@ -45,12 +45,17 @@ MODEL_ARGS = {"det_model_dir": "Global.det_model_dir", "det_model_name": "Global
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
     """The detector and recogniser flags, with PaddleOCR 3.x's spellings as aliases."""
+    add_det_model_args(p)
+    p.add_argument("--rec_model_dir", "--text_recognition_model_dir", dest="rec_model_dir", default=None,
+                   help="rec model folder or .onnx (default: bundled PP-OCRv4 rec)")
+    p.add_argument("--rec_model_name", "--text_recognition_model_name", dest="rec_model_name", default=None,
+                   help="PaddleOCR rec model name, e.g. PP-OCRv6_small_rec (PaddleX's cache, as for det)")
+
+
+def add_det_model_args(p: argparse.ArgumentParser) -> None:
+    """The detector flags of :func:`add_model_args`, for tools that only detect."""
     p.add_argument("--det_model_dir", "--text_detection_model_dir", dest="det_model_dir", default=None,
                    help="det model folder, .pdparams or .onnx (default: bundled PP-OCRv4 mobile det)")
     p.add_argument("--det_model_name", "--model_name", "--text_detection_model_name", dest="det_model_name",
                    default=None, help="PaddleOCR det model name, e.g. PP-OCRv6_small_det: without a folder, loaded "
                    "from PaddleX's cache ($PADDLE_PDX_CACHE_HOME/official_models/<name>)")
-    p.add_argument("--rec_model_dir", "--text_recognition_model_dir", dest="rec_model_dir", default=None,
-                   help="rec model folder or .onnx (default: bundled PP-OCRv4 rec)")
-    p.add_argument("--rec_model_name", "--text_recognition_model_name", dest="rec_model_name", default=None,
-                   help="PaddleOCR rec model name, e.g. PP-OCRv6_small_rec (PaddleX's cache, as for det)")

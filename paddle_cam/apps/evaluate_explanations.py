@@ -5,7 +5,8 @@
     python tools/evaluate_explanations.py --input demo_docs --methods gradcam,occlusion --context page
 
 Defaults: configs/eval/evaluate_explanations.yml (change them with -c FILE or -o Section.key=value;
---quick takes its Quick section). For the PP-OCRv4 detector (``det``) and the invoice field
+--quick takes its Quick section). For the DB detector (``det``: the bundled PP-OCRv4 mobile det,
+or any family with --det_model_dir / --model_name, e.g. PP-OCRv6_small_det) and the invoice field
 classifier (``field``), each method and a ``random`` baseline map (uniform noise on the stride-4
 grid of a neck CAM for ``det``, stride 8 = the field classifier's CAM layer for ``field``) is
 scored on a seeded sample of lines:
@@ -70,7 +71,8 @@ quiet_paddle()
 
 DEFAULTS = "eval/evaluate_explanations"
 # argparse dest -> config key
-FLAGS = {"output": "Global.output", "tasks": "Global.tasks", "quick": "Global.quick", "seed": "Global.seed",
+FLAGS = {"det_model_dir": "Global.det_model_dir", "det_model_name": "Global.det_model_name",
+         "output": "Global.output", "tasks": "Global.tasks", "quick": "Global.quick", "seed": "Global.seed",
          "device": "Global.device", "methods": "Eval.methods", "pages": "Eval.pages", "boxes": "Eval.boxes",
          "n_steps": "Eval.n_steps", "sanity_boxes": "Eval.sanity_boxes", "sanity_methods": "Eval.sanity_methods",
          "context": "Eval.context", "margin": "Eval.margin", "baseline": "Eval.baseline", "score": "Eval.score",
@@ -88,6 +90,7 @@ TASKS = ("det", "field")
 
 def parse_args(argv=None) -> argparse.Namespace:
     from ..config import add_config_args
+    from .common import add_det_model_args
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--input", required=True, help="folder with invoices/*.jpg + .json (e.g. demo_docs), or such a folder")
@@ -123,6 +126,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="CAMs zeroed where the target's gradient is exactly zero (explain_ocr's default: on)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--device", default=None)
+    add_det_model_args(p)
     add_config_args(p)
     return p.parse_args(argv)
 
@@ -207,7 +211,9 @@ def main(argv=None) -> int:
     if "det" in cfg["tasks"]:
         from ..evaluation.det import evaluate_det
 
-        det = evaluate_det(pages, cfg)
+        from ..ocr.pipeline import TextPipeline
+
+        det = evaluate_det(pages, cfg, TextPipeline.from_config(cfg_all, use_rec=False))
         records += det.pop("records")
         result["tasks"]["det"] = det
     if "field" in cfg["tasks"]:

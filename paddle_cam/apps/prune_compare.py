@@ -33,7 +33,7 @@ quiet_paddle()
 
 DEFAULTS = "slim/prune_compare"
 # argparse dest -> config key
-FLAGS = {"model": "Global.model", "model_dir": "Global.model_dir", "before": "Global.before", "after": "Global.after",
+FLAGS = {"model": "Global.model", "model_dir": "Global.model_dir", "model_name": "Global.model_name", "before": "Global.before", "after": "Global.after",
          "output": "Global.output", "vdl_dir": "Global.vdl_dir", "device": "Global.device",
          "pruner": "Prune.pruner", "ratios": "Prune.ratios", "compensate": "Prune.compensate",
          "finetune_steps": "Finetune.steps", "finetune_batch": "Finetune.batch_size",
@@ -62,6 +62,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--after", default=None, help="... and the model to compare with it")
     p.add_argument("--model_dir", "--det_model_dir", dest="model_dir", default=None,
                    help="base model to prune (default: bundled PP-OCRv4 mobile det / the committed field classifier)")
+    p.add_argument("--model_name", "--det_model_name", dest="model_name", default=None,
+                   help="det: a PaddleOCR name (e.g. PP-OCRv6_small_det) loaded from PaddleX's model cache, "
+                        "when --model_dir is not given")
     p.add_argument("--method", default=None,
                    help="explanation method (det: gradcam, whose gradient path is fast and exact; field: the "
                         "model's default)")
@@ -130,6 +133,13 @@ def build_settings(cfg: dict):
         raise InputError("--repeats must be at least 1")
     if c["limit_side_len"] < 32:
         raise InputError("--limit_side_len must be at least 32")
+    model_dir = g["model_dir"]
+    if g["model_name"]:
+        from ..models.names import resolve_weights
+
+        if g["model"] == "field" or g["before"] is not None:
+            raise InputError("--model_name names a detector to prune; drop it with --model field or --before/--after")
+        model_dir = resolve_weights(model_dir, g["model_name"], "det")[0]
     method = ex["method"]
     if method is not None:
         from ..methods import get_method
@@ -138,7 +148,7 @@ def build_settings(cfg: dict):
     return CompareSettings(
         pruner=pr["pruner"], ratios=ratios, compensate=bool(pr["compensate"]), finetune_steps=int(ft["steps"]),
         finetune_pages=int(ft["pages"]), limit_side_len=int(c["limit_side_len"]), topk=float(c["topk"]),
-        repeats=int(c["repeats"]), finetune_batch=ft["batch_size"], finetune_lr=ft["lr"], model_dir=g["model_dir"],
+        repeats=int(c["repeats"]), finetune_batch=ft["batch_size"], finetune_lr=ft["lr"], model_dir=model_dir,
         before=g["before"], after=g["after"], method=method, layers=as_list(ex["layers"]) or None,
         vdl_dir=g["vdl_dir"])
 

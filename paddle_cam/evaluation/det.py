@@ -20,10 +20,6 @@ import numpy as np
 
 from .scoring import rise_grid, score_method
 
-# output side first: head, neck, the 1x1 convs feeding the neck, backbone stages 5..1, stem
-DET_CASCADE = (["head", "model.neck", "model.layer"]
-               + [f"model.backbone.encoder.blocks.{i}" for i in range(4, -1, -1)]
-               + ["model.backbone.encoder.convolution"])
 DET_STRIDE = 32        # the detector's input stride: windows are multiples of it
 NEIGHBOURHOOD = 1.5    # a line's neighbourhood: its box grown by this many text heights (+ 2 px)
 
@@ -42,23 +38,29 @@ def matched_lines(boxes: Sequence, gt_lines: Sequence[dict]) -> List[Tuple[int, 
     return out
 
 
-def evaluate_det(pages: Sequence[Tuple[str, str]], cfg: dict, log=print) -> dict:
-    """Per-line records and timing for the PP-OCRv4 detector on ``pages`` ((image, ground-truth
-    JSON) pairs); ``cfg`` is the run's flat settings."""
+def evaluate_det(pages: Sequence[Tuple[str, str]], cfg: dict, pipeline=None, log=print) -> dict:
+    """Per-line records and timing for a DB detector on ``pages`` ((image, ground-truth JSON)
+    pairs); ``cfg`` is the run's flat settings; ``pipeline`` a :class:`~paddle_cam.ocr.pipeline.TextPipeline`
+    (None: the bundled PP-OCRv4 mobile det with its default processing). The randomisation cascade
+    is the detector family's (:func:`~paddle_cam.models.det_families.randomization_cascade`)."""
     from ..datasets.ground_truth import load_ground_truth
     from ..geometry import box_height, box_window
     from ..io import read_image
     from ..metrics.faithfulness import deletion_insertion, endpoint_scores, target_score_fn
     from ..metrics.localization import energy_pointing_game, pointing_game
-    from ..models.det import load_detector
-    from ..ocr.db_postprocess import DBPostProcess
-    from ..ocr.det_preprocess import DetPreprocess
+    from ..models.det_families import randomization_cascade
     from ..ocr.explain import resolve_layers
-    from ..ocr.pipeline import TextPipeline
     from ..ocr.targets import DBBoxTarget, DRiseBoxTarget
 
-    pipeline = TextPipeline(load_detector(), DetPreprocess(), DBPostProcess())
+    if pipeline is None:
+        from ..models.det import load_detector
+        from ..ocr.db_postprocess import DBPostProcess
+        from ..ocr.det_preprocess import DetPreprocess
+        from ..ocr.pipeline import TextPipeline
+
+        pipeline = TextPipeline(load_detector(), DetPreprocess(), DBPostProcess())
     det = pipeline.detector
+    cascade = randomization_cascade(det.model, det.arch)
     layers = resolve_layers(det, cfg["layers"])
     records, shifts, timing = [], [], {}
     for path, _ in pages:
@@ -102,7 +104,7 @@ def evaluate_det(pages: Sequence[Tuple[str, str]], cfg: dict, log=print) -> dict
             sanity = rank < cfg["sanity_boxes"]
             for method in cfg["methods"]:
                 raw, common = score_method(method, det.model, layers, local, x, target, score_fn, fill, ends, rng,
-                                           DET_CASCADE, sanity, region)
+                                           cascade, sanity, region)
                 line_curves = deletion_insertion(x[0], raw, score_fn, fill, cfg["n_steps"], batch_size=8,
                                                  seed=cfg["seed"], endpoint_scores=ends_line, domain=line_domain)
                 rec = {"task": "det", "image": name, "box_id": int(bi), "gt_line": int(line["id"]),
@@ -118,7 +120,7 @@ def evaluate_det(pages: Sequence[Tuple[str, str]], cfg: dict, log=print) -> dict
                 timing[method] = timing.get(method, 0.0) + rec["seconds"]
         log(f"det {name}: {len(pick)} lines, {time.time() - t_page:.1f} s")
     out = {"records": records, "seconds_per_method": {k: round(v, 2) for k, v in timing.items()},
-           "model": det.name, "layers": layers, "cascade": list(DET_CASCADE),
+           "model": det.name, "layers": layers, "cascade": cascade,
            "pointing_game": "peak of the box's map inside its own ground-truth line grown by half its height"}
     if shifts:
         out["window_score_shift"] = {"mean_abs": float(np.mean(np.abs(shifts))), "max_abs": float(np.max(np.abs(shifts))),

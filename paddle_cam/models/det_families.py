@@ -279,3 +279,26 @@ def inference_yml(model_name: str, processing: Dict[str, dict]) -> dict:
                         "max_candidates": int(post.get("max_candidates", 1000)),
                         "unclip_ratio": float(post.get("unclip_ratio", 2.0))},
     }
+
+
+def randomization_cascade(model, key: str) -> List[str]:
+    """Sublayers of a detector for cascading randomisation, output side first: the head, the
+    neck, the 1x1 convs feeding it when the family has them (``model.layer``), the backbone
+    stages last to first, then what precedes them (the stem).
+
+    Example:
+        >>> randomization_cascade(load_detector().model, "mobile")[:3]      # doctest: +SKIP
+        ['head', 'model.neck', 'model.layer']
+    """
+    fam = family(key)
+    names = {n for n, _ in model.named_sublayers()}
+    stage = fam.layers["stage5"]
+    blocks, encoder = stage.rsplit(".", 1)[0], stage.rsplit(".", 2)[0]
+    cascade = [n for n in ("head", fam.layers["neck"], "model.layer") if n in names]
+    depth = blocks.count(".") + 1
+    cascade += sorted((n for n in names if n.startswith(blocks + ".") and n.count(".") == depth),
+                      key=lambda n: int(n.rsplit(".", 1)[1]), reverse=True)
+    stem_depth = encoder.count(".") + 1
+    cascade += [n for n, layer in model.named_sublayers() if n.startswith(encoder + ".") and n != blocks
+                and n.count(".") == stem_depth and layer.parameters()]
+    return cascade

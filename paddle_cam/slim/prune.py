@@ -11,8 +11,12 @@ axis (its "pruning collections"). On Paddle 3 that needs, only around the Paddle
 - a fix in PaddleSlim's elementwise worker for ``scalar * feature_map`` (PP-LCNetV3's learnable
   affine blocks put the 1-element parameter first, which trips an assertion), and FPGM's
   ``np.product`` (removed in numpy 2);
-- a pass-through worker for ``clip`` (elementwise; without it PaddleSlim drops every collection
-  that reaches RSE-FPN's hard-sigmoid, i.e. the whole neck).
+- pass-through workers for ``clip``, ``hard_sigmoid``, ``nearest_interp_v2``, ``pad3d`` and a
+  spatial ``reduce_mean`` (channels pass straight through; without them PaddleSlim drops every
+  collection that reaches RSE-FPN's hard-sigmoid, i.e. the whole neck, and prunes a PP-LCNetV4
+  block's channels without its squeeze-excitation convs, whose pooling lowers to ``reduce_mean``);
+- the patched functions also replace the ones a layer stored at construction (PaddleX's
+  ``GELUActivation`` keeps ``F.gelu`` as an attribute).
 
 :func:`slim_compat` applies all of them and undoes the patches on exit.
 
@@ -129,24 +133,52 @@ def _fpgm_numpy2_fix():
     return FPGMFilterPruner, "get_distance_sum", get_distance_sum
 
 
-def _clip_worker():
-    """``clip`` is elementwise, so channels pass straight through it; PaddleSlim has no worker for
-    it and drops every collection that reaches one (RSE-FPN's hard-sigmoid is ``clip(0.2x + 0.5)``)."""
+def _pass_through_workers():
+    """Workers for ops that keep the channel axis, which PaddleSlim 2.6 lacks: RSE-FPN's
+    hard-sigmoid is ``clip(0.2x + 0.5)``; PP-LCNetV4's squeeze-excitation pools with
+    ``reduce_mean`` and ends in ``hard_sigmoid``; PP-OCRv6 necks upsample with ``nearest_interp_v2``
+    and its stem pads with ``pad3d``."""
     from paddleslim.prune import prune_worker as pw
 
-    return type("clip", (pw.activation,), {})
+    class reduce_mean(pw.activation):  # noqa: N801 - PaddleSlim finds workers by the op's type name
+        """A mean over other axes (``AdaptiveAvgPool2D(1)`` lowers to ``reduce_mean`` over H, W
+        with ``keep_dim``) keeps the channel axis where it was, so channels pass through."""
+
+        def _prune(self, var, pruned_axis, transforms):
+            dims = [d % 4 for d in self.op.attr("dim")] if not self.op.attr("reduce_all") else [0, 1, 2, 3]
+            if pruned_axis in dims or not self.op.attr("keep_dim"):
+                return  # the channel axis is reduced or moves: the collection stops here
+            super()._prune(var, pruned_axis, transforms)
+
+    return [type(op, (pw.activation,), {}) for op in ("clip", "hard_sigmoid", "nearest_interp_v2", "pad3d")] \
+        + [reduce_mean]
+
+
+def _bound_functions(model: Optional[nn.Layer], patches) -> List[Tuple[object, str, object]]:
+    """Sublayer attributes that hold one of the patched functions itself: a layer that stored
+    ``F.gelu`` at construction (PaddleX's ``GELUActivation.act``) never looks it up again."""
+    if model is None:
+        return []
+    by_id = {id(orig): new for obj, name, new in patches for orig in [getattr(obj, name, None)] if callable(orig)}
+    out = []
+    for layer in model.sublayers(include_self=True):
+        for attr, value in list(vars(layer).items()):
+            if callable(value) and id(value) in by_id:
+                out.append((layer, attr, by_id[id(value)]))
+    return out
 
 
 @contextlib.contextmanager
-def slim_compat(verbose: bool = False) -> Iterator[None]:
+def slim_compat(verbose: bool = False, model: Optional[nn.Layer] = None) -> Iterator[None]:
     """Run PaddleSlim's tracing pruners on Paddle 3 (see the module docstring); restores everything
-    it patched on exit, PIR included."""
+    it patched on exit, PIR included. ``model``: also patch the functions its layers hold."""
     import paddle.base.dygraph.base as dybase
 
     if not hasattr(dybase, "_to_static_mode_guard_"):
         # an alias only: code that knows the new name is unaffected, so it may stay
         dybase._to_static_mode_guard_ = dybase.to_static_mode_guard
     patches = _patch_targets() + [_elementwise_scalar_first_fix(), _fpgm_numpy2_fix()]
+    patches += _bound_functions(model, patches)
     saved = [(obj, name, getattr(obj, name)) for obj, name, _ in patches]
     loggers = [logging.getLogger(n) for n in list(logging.root.manager.loggerDict) if n.startswith("paddleslim")]
     levels = [lg.level for lg in loggers]
@@ -156,7 +188,7 @@ def slim_compat(verbose: bool = False) -> Iterator[None]:
     try:
         for obj, name, new in patches:
             setattr(obj, name, new)
-        for worker in (_clip_worker(),):
+        for worker in _pass_through_workers():
             if PRUNE_WORKER.get(worker.__name__) is None:
                 PRUNE_WORKER.module_dict[worker.__name__] = worker
                 added_workers.append(worker.__name__)
@@ -363,7 +395,7 @@ def prune_model(model: nn.Layer, input_shape: Sequence[int], pruner: str = "l1",
     widths_before = {n: int(p.shape[0]) for n, p in model.named_parameters() if len(p.shape) == 4}
     means = input_channel_means(model, calibration) if calibration is not None else None
     weights = {n: layer_of[n].weight.numpy().astype(np.float64) for n in (means or {})}
-    with slim_compat():
+    with slim_compat(model=model):
         pr = cls(model, [list(input_shape)])
         ratios, skipped = {}, []
         for coll in pr.collections:
