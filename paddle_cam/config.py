@@ -51,6 +51,8 @@ def read_yaml(path: str) -> dict:
             data = yaml.safe_load(f) or {}
     except yaml.YAMLError as e:
         raise InputError(f"config {path} is not valid YAML ({str(e).splitlines()[0]})") from None
+    except ValueError as e:  # a scalar YAML recognises but cannot build (2024-13-01)
+        raise InputError(f"config {path} has a value YAML cannot read ({e}); quote it") from None
     if not isinstance(data, dict):
         raise InputError(f"config {path} must be a mapping of sections (Global:, Explain:, ...)")
     return data
@@ -76,7 +78,12 @@ def load_config(defaults: str, path: Optional[str] = None, overrides: Sequence[s
         if "=" not in item:
             raise InputError(f"override '{item}' must look like Section.key=value")
         key, value = item.split("=", 1)
-        parsed = yaml.safe_load(value) if value.strip() else None
+        try:
+            parsed = yaml.safe_load(value) if value.strip() else None
+        except (yaml.YAMLError, ValueError):
+            # YAML gave up on it (an impossible date such as 2024-13-01, an unclosed bracket): the
+            # text itself goes to the key's type check, which says what the key expects
+            parsed = value
         _set_checked(cfg, base, key.strip(), parsed, where=f"-o {item}")
     return cfg
 

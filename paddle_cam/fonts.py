@@ -50,3 +50,42 @@ def cjk_font(size: int = 18) -> ImageFont.FreeTypeFont:
     """The CJK font of :func:`find_cjk_font_path` at ``size`` pixels."""
     path, index = find_cjk_font_path()
     return ImageFont.truetype(path, size, index=index)
+
+
+# Named CJK type styles the document generators draw with, each a list of (path, face index) in order of
+# preference: Hei (sans), its monospaced cut, Song/Ming (the serif of pre-printed forms), Kai (brush), and a
+# bitmap-like Hei whose stepped outlines look like a dot-matrix or thermal printer's.
+_WQY_MICRO = "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"
+_WQY_ZEN = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
+_UMING = "/usr/share/fonts/truetype/arphic/uming.ttc"
+_UKAI = "/usr/share/fonts/truetype/arphic/ukai.ttc"
+FACE_STYLES = {
+    "hei": ((_WQY_MICRO, 0), (_WQY_ZEN, 0), ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 2)),
+    "hei_mono": ((_WQY_MICRO, 1), (_WQY_ZEN, 1)),
+    "song": ((_UMING, 0), ("/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc", 2)),
+    "kai": ((_UKAI, 0),),
+    "sharp": ((_WQY_ZEN, 2),),
+}
+
+
+@functools.lru_cache(maxsize=None)
+def cjk_style_faces(style: str) -> tuple:
+    """The installed faces of a named style (:data:`FACE_STYLES`) that really draw Chinese.
+
+    Falls back to :func:`find_cjk_font_path` when none of the style's faces is installed, so a page
+    can always be drawn; the generator's variety then shrinks, it does not fail.
+
+    >>> cjk_style_faces("song")[0]  # doctest: +SKIP
+    ('/usr/share/fonts/truetype/arphic/uming.ttc', 0)
+    """
+    if style not in FACE_STYLES:
+        raise KeyError(f"unknown font style {style!r}; one of {', '.join(FACE_STYLES)}")
+    found = []
+    for path, index in FACE_STYLES[style]:
+        if os.path.isfile(path):
+            try:
+                if draws_cjk(ImageFont.truetype(path, 24, index=index)):
+                    found.append((path, index))
+            except OSError:
+                continue
+    return tuple(found) or (find_cjk_font_path(),)

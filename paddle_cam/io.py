@@ -112,7 +112,8 @@ def ensure_writable_dir(path: str) -> str:
     return path
 
 
-def _umask() -> int:
+def current_umask() -> int:
+    """The process's umask (read without changing it), for files made private by their writer."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -126,7 +127,7 @@ def atomic_write_bytes(path: str, data: bytes) -> str:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs should be readable like any file
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; outputs should be readable like any file
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

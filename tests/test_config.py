@@ -105,3 +105,16 @@ def test_every_tool_rejects_a_misspelt_key_before_loading(root, tool, args, bad,
     assert f"unknown key '{bad.split('=')[0]}'" in lines[0]
     if closest:
         assert closest in lines[0]
+
+
+def test_values_yaml_cannot_build_reach_the_key_check(tmp_path):
+    """An -o value YAML recognises but cannot build (an impossible date) stays text for the key's own
+    check; in a -c file it is one line naming the file."""
+    from paddle_cam.config import load_config
+
+    cfg = load_config("qa", overrides=["QA.reference_date=2024-13-01"])
+    assert cfg["QA"]["reference_date"] == "2024-13-01"
+    bad = tmp_path / "bad.yml"
+    bad.write_text("QA:\n  reference_date: 2024-13-01\n", encoding="utf-8")
+    with pytest.raises(InputError, match="bad.yml has a value YAML cannot read"):
+        load_config("qa", str(bad))

@@ -360,3 +360,20 @@ def test_v6_small_det_prunes_with_its_squeeze_excitation():
     assert res.params_after < 0.95 * res.params_before and res.flops_after < res.flops_before
     after = det.prob_map(x)
     assert after.shape == before.shape and float(np.abs(after - before).mean()) < 0.05
+
+
+def test_written_folders_are_readable_like_any_file(tmp_path):
+    """A model folder (and its safetensors file, which safetensors writes 0600) gets the umask's
+    permissions, as files written by any other program."""
+    import stat
+
+    from paddle_cam.models import pplcnet
+    from paddle_cam.models.hf_folder import write_hf_folder
+
+    old = os.umask(0o022)
+    try:
+        out = write_hf_folder(pplcnet.build("PP-LCNet_x0_25", 0.25, 2), str(tmp_path / "m"), "PPLCNet")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(out).st_mode) == 0o755
+    assert stat.S_IMODE(os.stat(os.path.join(out, "model.safetensors")).st_mode) == 0o644

@@ -1,4 +1,5 @@
-"""tools/qa_invoices.py on a mixed folder: images, PDFs, broken files, turned pages; resume; HTML in Chromium."""
+"""tools/qa_invoices.py on a mixed folder: images, PDFs, broken files, turned pages; the page reading, its
+per-field accuracy and cross-checks; resume; HTML in Chromium."""
 import json
 import os
 import shutil
@@ -63,6 +64,7 @@ def test_turned_pages_are_put_upright(qa_run):
     assert rot["b_turned90"] in (90, 270)
     blank = json.loads((out / "d_blank" / "report.json").read_text(encoding="utf-8"))
     assert blank["boxes"] == [] and "no detectable text" in se
+    assert blank["reading"]["kind"] == "empty" and [f["kind"] for f in blank["flags"]] == ["no_text"]
 
 
 def test_report_fields_flags_and_ground_truth(qa_run):
@@ -79,6 +81,30 @@ def test_report_fields_flags_and_ground_truth(qa_run):
     assert 0 <= summary["field_accuracy"] <= 1 and 0 <= summary["pointing_game"] <= 1
     agg = np.load(out / "aggregate.npy")
     assert agg.shape == (480, 800) and agg.max() > 0
+
+
+def test_page_reading_per_field_accuracy_and_crosschecks(qa_run):
+    _, _, _, out, _ = qa_run
+    rep = json.loads((out / "a_invoice" / "report.json").read_text(encoding="utf-8"))
+    num = rep["reading"]["fields"]["invoice_number"]
+    assert num["value"] == "56655174" and "label" in num["evidence"] and num["label"] in ("发票号码", "No")
+    total = rep["fields"]["total"]
+    assert total["value"] == "23739.21" and rep["reading"]["extras"]["total_capital"]["value"] == "23739.21"
+    assert rep["ground_truth"]["fields"]["total"] == {"truth": "23739.21", "read": "23739.21", "correct": True}
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    acc = summary["field_accuracy_per_field"]
+    assert {"invoice_code", "invoice_number", "date", "buyer_name", "seller_tax_id", "amount", "tax", "total"} <= set(acc)
+    assert all(a["n"] == 1 for a in acc.values())            # only a_invoice has ground truth
+    assert acc["total"]["accuracy"] == 1.0 and 0.5 < summary["reading_accuracy"] <= 1
+    assert summary["readings"]["a_invoice"]["values"]["total"] == "23739.21"
+    cc = summary["crosschecks"]
+    assert cc["capitals_vs_figures"]["passed"] >= 2 and cc["amount_plus_tax"]["passed"] >= 2  # a_invoice and the PDF
+    flags = [f for p in ("a_invoice", "c_two_pages_p1", "c_two_pages_p2", "b_turned90")
+             for f in json.loads((out / p / "report.json").read_text(encoding="utf-8"))["flags"] if f["kind"] == "crosscheck"]
+    assert sum(k["failed"] for k in cc.values()) == len(flags)
+    assert all(f["message"] and f["readings"] for f in flags)
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "page reading: accuracy per field" in index and "23739.21" in index
 
 
 def test_index_html_renders_in_chromium(qa_run, tmp_path):
@@ -106,7 +132,8 @@ def test_rerun_skips_finished_pages(qa_run):
 
 @pytest.mark.parametrize("opt,expect", [("QA.min_det_scor=0.5", "did you mean QA.min_det_score"),
                                         ("Explain.mode=most", "Explain.mode must be"),
-                                        ("Output.redact=maybe", "Output.redact must be true/false")])
+                                        ("Output.redact=maybe", "Output.redact must be true/false"),
+                                        ("QA.reference_date=yesterday", "QA.reference_date must be a date")])
 def test_bad_config_exits_2_before_loading_models(tmp_path, root, opt, expect):
     inv = os.path.join(root, "demo_docs", "invoices", "invoice_0101.jpg")
     code, so, se = run("--input", inv, "--output", str(tmp_path / "out"), "--det_model_dir", str(tmp_path / "none"),

@@ -4,8 +4,10 @@
     python tools/qa_invoices.py --input scans/ --output qa -c configs/qa.yml -o Explain.mode=sample Output.redact=true
 
 Per page: OUT/<page>/page.png (boxes coloured by decided field), panels/ for explained decisions,
-raw/ maps, report.json (written last: re-running skips finished pages). Then OUT/index.html
-(self-contained), OUT/summary.json and OUT/aggregate.png (where decisions looked, page coords).
+raw/ maps, report.json (written last: re-running skips finished pages) with the page reading (one
+value per field, what it rests on) and its cross-checks. Then OUT/index.html (self-contained),
+OUT/summary.json (per-field accuracy where <page>.json ground truth sits beside a page, cross-check
+counts) and OUT/aggregate.png (where decisions looked, page coords).
 """
 import argparse
 import json
@@ -42,6 +44,14 @@ def build_config(args: argparse.Namespace) -> dict:
     cfg = load_config("qa", args.config, args.opt)
     set_from_args(cfg, args, {**MODEL_ARGS, "output": "Global.output", "vdl_dir": "Global.vdl_dir",
                               "field_model_dir": "Global.field_model_dir", "device": "Global.device"})
+    ref = cfg["QA"]["reference_date"]
+    if ref is not None:
+        import datetime
+
+        try:
+            datetime.date.fromisoformat(str(ref))
+        except ValueError:
+            raise InputError(f"QA.reference_date must be a date YYYY-MM-DD or null, not {ref}") from None
     if cfg["Explain"]["mode"] not in EXPLAIN_MODES:
         raise InputError(f"Explain.mode must be {', '.join(EXPLAIN_MODES[:-1])} or {EXPLAIN_MODES[-1]}, "
                          f"not {cfg['Explain']['mode']}")

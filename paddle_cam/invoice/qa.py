@@ -1,6 +1,7 @@
 """Invoice-recognition QA for one page: detect, read, decide fields, explain, flag."""
 from __future__ import annotations
 
+import datetime as _dt
 import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
@@ -11,7 +12,9 @@ import numpy as np
 from ..geometry import grown_polygon, polygon_mask
 from ..ocr.pipeline import Box, TextPipeline
 from ..ocr.regions import energy_in_box, region_shares
+from .crosscheck import CheckResult, cross_check
 from .matching import match_detections
+from .reading import PageReading, expected_fields, page_truth, read_fields, score_reading
 from .schema import field_of_line
 
 
@@ -28,6 +31,8 @@ class PageQA:
     explained: Dict[int, dict] = field(default_factory=dict)   # box id -> page map, shares, peak
     flags: List[dict] = field(default_factory=list)
     seconds: float = 0.0
+    reading: Optional[PageReading] = None    # one value per field (paddle_cam.invoice.reading)
+    checks: List[CheckResult] = field(default_factory=list)   # cross-checks of the reading
 
 
 class InvoiceQA:
@@ -37,7 +42,8 @@ class InvoiceQA:
     Args:
         pipeline: detects and reads; its ``line_clf`` decides 180-degree turns.
         field_clf: the field classifier (``paddle_cam.invoice.classifier.FieldClassifier``).
-        qa_cfg: the ``QA`` section of ``configs/qa.yml`` (flag thresholds, expected fields).
+        qa_cfg: the ``QA`` section of ``configs/qa.yml`` (flag thresholds, expected fields, the
+            reader's ``min_classifier_prob`` and the cross-checks' ``reference_date``).
         explain_cfg: the ``Explain`` section (which decisions to explain, method, layers).
     """
 
@@ -60,10 +66,19 @@ class InvoiceQA:
             probs = np.zeros((0, len(labels)), np.float32)
         fields = [labels[int(i)] for i in probs.argmax(axis=1)] if len(boxes) else []
         res = PageQA(name, page, ocr.rotation, boxes, fields, probs)
+        res.reading = read_fields(boxes, probs, labels, page.shape[:2],
+                                  min_classifier_prob=float(self.qa.get("min_classifier_prob", 0.5)))
+        cap = res.reading.extras.get("total_capital")
+        res.checks = cross_check(res.reading.values(), cap.raw if cap else None, today=self.reference_date())
         self._explain(res)
         self._flag(res)
         res.seconds = time.perf_counter() - t0
         return res
+
+    def reference_date(self) -> _dt.date:
+        """The date an invoice date must not come after: ``QA.reference_date`` (YYYY-MM-DD), else today."""
+        ref = self.qa.get("reference_date")
+        return _dt.date.fromisoformat(str(ref)) if ref else _dt.date.today()
 
     def _to_explain(self, res: PageQA) -> List[int]:
         mode = str(self.ex.get("mode", "low_confidence"))
@@ -101,10 +116,17 @@ class InvoiceQA:
 
     def _flag(self, res: PageQA) -> None:
         q = self.qa
-        found = set(res.fields)
-        for f in q.get("expected_fields", []):
-            if f not in found:
+        reading = res.reading if res.reading is not None else PageReading("empty")
+        res.flags.extend(reading.flags)   # no_text / not_invoice
+        for f in expected_fields(reading, q.get("expected_fields", [])):
+            if f not in reading.fields:
                 res.flags.append({"kind": "missing_field", "field": f})
+            elif reading.fields[f].value is None:   # a label was read, its value does not parse
+                res.flags.append({"kind": "missing_field", "field": f, "raw": reading.fields[f].raw})
+        for c in res.checks:
+            if c.ok is False:
+                res.flags.append({"kind": "crosscheck", "check": c.check, "field": c.fields[0], "fields": c.fields,
+                                  "readings": c.readings, "message": c.message})
         for i, b in enumerate(res.boxes):
             if b.score < float(q.get("min_det_score", 0.7)):
                 res.flags.append({"kind": "low_det", "box_id": b.id, "score": round(b.score, 4)})
@@ -144,9 +166,10 @@ def match_boxes_to_gt(box_polys: Sequence, gt_lines: Sequence[dict], iou: float 
 
 
 def score_against_gt(res: PageQA, gt: dict) -> Dict[str, int]:
-    """Field accuracy on matched boxes (one-to-one, grown ground-truth polygons) and the pointing
+    """Field accuracy on matched boxes (one-to-one, grown ground-truth polygons), the pointing
     game of explained decisions (the map's peak inside a ground-truth line of the decided field,
-    grown by 4 px): counts, so a corpus sums them."""
+    grown by 4 px): counts, so a corpus sums them; and ``fields``, the page reading against the
+    page-level truth (:func:`paddle_cam.invoice.reading.page_truth`), per field."""
     lines = gt["lines"]
     match = match_boxes_to_gt([b.polygon for b in res.boxes], lines)
     correct = sum(1 for i, j in match.items() if res.fields[i] == field_of_line(lines[j]))
@@ -164,4 +187,7 @@ def score_against_gt(res: PageQA, gt: dict) -> Dict[str, int]:
                 if m[min(y, m.shape[0] - 1), min(x, m.shape[1] - 1)] > 0:
                     hits += 1
                     break
-    return {"matched_boxes": len(match), "field_correct": correct, "pointing_hits": hits, "pointing_n": n_point}
+    out = {"matched_boxes": len(match), "field_correct": correct, "pointing_hits": hits, "pointing_n": n_point}
+    if res.reading is not None:
+        out["fields"] = score_reading(res.reading, page_truth(gt))
+    return out

@@ -12,6 +12,10 @@ invoice code. Labels are what the classifier *looks at* (through the context win
 about a value, not what it labels. Titles, stamps (whose arc repeats the seller's name and tax
 id), addresses, banks, item names/specs/units/quantities/prices, 密码区, 备注 and signatures are
 ``other`` as well.
+
+The page-level answer, one value per field read with the labels and the layout, is
+:func:`paddle_cam.invoice.reading.read_fields`; its truth on a generated page is
+:func:`paddle_cam.invoice.reading.page_truth`.
 """
 from __future__ import annotations
 

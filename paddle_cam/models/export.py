@@ -15,6 +15,7 @@ from typing import Iterator, Optional, Sequence
 import paddle
 
 from ..errors import InputError
+from ..io import current_umask
 from ..modes import eval_mode
 
 PARAMS_FILE = "model.pdparams"
@@ -65,9 +66,7 @@ def atomic_folder(out_dir: str) -> Iterator[str]:
     try:
         os.makedirs(parent, exist_ok=True)
         tmp = tempfile.mkdtemp(prefix="." + os.path.basename(out_dir) + ".", dir=parent)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's folder is private; a model folder is made like any other
+        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp's folder is private; a model folder is made like any other
     except OSError as e:
         raise InputError(f"cannot write the model folder {out_dir} ({e.strerror}); pass a writable --output") from None
     try:

@@ -191,6 +191,7 @@ def write_hf_folder(model, out_dir: str, architecture: str, inference_yml: Optio
     cfg = model.config.to_dict(saving_file=True)
     cfg.pop("paddlenlp_version", None)
     cfg["architectures"] = [architecture]
+    from ..io import current_umask
     from .export import atomic_folder
 
     with atomic_folder(out_dir) as tmp:
@@ -203,7 +204,9 @@ def write_hf_folder(model, out_dir: str, architecture: str, inference_yml: Optio
             for k in _transpose_keys(model):
                 if k in state and state[k].ndim == 2:
                     state[k] = state[k].T
-            save_file({k: np.ascontiguousarray(v) for k, v in state.items()}, os.path.join(tmp, SAFETENSORS_FILE))
+            path = os.path.join(tmp, SAFETENSORS_FILE)
+            save_file({k: np.ascontiguousarray(v) for k, v in state.items()}, path)
+            os.chmod(path, 0o666 & ~current_umask())  # safetensors writes 0600; a model file is shared like any other
         else:
             import paddle
 

@@ -122,7 +122,7 @@ def rec_units(g: ow.OnnxGraph) -> List[ow.OnnxUnit]:
     ous = [u for u in ow.onnx_units(g) if not _is_attention_scale(g, u)]
     for i, u in enumerate(ous):
         u.index = i
-    ow._link_parents(g, ous)
+    ow.link_parents(g, ous)
     return ous + _layer_norm_units(g, len(ous))
 
 

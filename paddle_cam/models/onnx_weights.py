@@ -435,11 +435,11 @@ def onnx_units(graph: OnnxGraph) -> List[OnnxUnit]:
         else:
             continue
         units.append(u)
-    _link_parents(graph, units)
+    link_parents(graph, units)
     return units
 
 
-def _link_parents(graph: OnnxGraph, units: List[OnnxUnit]) -> None:
+def link_parents(graph: OnnxGraph, units: List[OnnxUnit]) -> None:
     """Each unit's nearest upstream units (through any parameter-free ops)."""
     owner = {t: u.index for u in units for t in u.tensors}
     memo: Dict[str, FrozenSet[int]] = {}

@@ -7,13 +7,13 @@ import html
 import io
 import os
 from collections import Counter
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import cv2
 import numpy as np
 
 _SORT_JS = """
-document.querySelectorAll('table.sortable th').forEach(function (th, col) {
+document.querySelectorAll('table.sortable > thead > tr > th').forEach(function (th, col) {
   th.addEventListener('click', function () {
     var table = th.closest('table'), body = table.tBodies[0];
     var rows = Array.prototype.slice.call(body.rows);
@@ -29,7 +29,7 @@ document.querySelectorAll('table.sortable th').forEach(function (th, col) {
     th.dataset.order = asc ? 'asc' : 'desc';
   });
 });
-document.getElementById('n-rows').textContent = document.querySelectorAll('#pages tbody tr').length;
+document.getElementById('n-rows').textContent = document.querySelectorAll('#pages > tbody > tr').length;
 """
 
 _CSS = """
@@ -39,6 +39,7 @@ th{background:#f2f2f2;cursor:pointer;user-select:none}th[data-order=asc]:after{c
 th[data-order=desc]:after{content:' \\25BC'}tr.flagged td:first-child{border-left:4px solid #d33}
 .flag{display:inline-block;background:#fde2e2;border-radius:3px;padding:0 4px;margin:1px;font-size:12px}
 .ok{color:#2a7}.plots img{max-width:32%;margin-right:1%}.err{color:#b00}
+table.reading,table.acc{width:auto;font-size:12px}table.acc{margin-bottom:16px}.kind{font-size:12px;color:#555}
 """
 
 
@@ -91,8 +92,11 @@ def plots(rows: List[Dict], aggregate: Optional[np.ndarray]) -> List[str]:
 
 
 def write_index(path: str, title: str, rows: List[Dict], summary: Dict, aggregate: Optional[np.ndarray],
-                thumbs: Dict[str, str], errors: List[Dict]) -> str:
-    """Write ``index.html``; ``rows`` are page reports, ``thumbs`` data URIs by page name."""
+                thumbs: Dict[str, str], errors: List[Dict], page_details: Optional[Dict[str, str]] = None,
+                sections: Sequence[str] = ()) -> str:
+    """Write ``index.html``; ``rows`` are page reports, ``thumbs`` data URIs by page name,
+    ``page_details`` HTML shown per page in place of the fields the classifier read (the page
+    reading), ``sections`` HTML blocks placed between the plots and the page table."""
     from ..io import atomic_write_bytes
 
     root = os.path.dirname(os.path.abspath(path))
@@ -108,8 +112,11 @@ def write_index(path: str, title: str, rows: List[Dict], summary: Dict, aggregat
         facts.append(f"field accuracy: <b>{s['field_accuracy']:.3f}</b>")
     if s.get("pointing_game") is not None:
         facts.append(f"pointing game: <b>{s['pointing_game']:.3f}</b>")
+    if s.get("reading_accuracy") is not None:
+        facts.append(f"reading accuracy: <b>{s['reading_accuracy']:.3f}</b>")
     body = ["<p>" + " · ".join(facts) + " · rows: <span id='n-rows'></span></p>"]
     body.append("<div class='plots'>" + "".join(f"<img src='{u}'>" for u in plots(rows, aggregate)) + "</div>")
+    body.extend(sections)
     body.append("<table id='pages' class='sortable'><thead><tr><th>page</th><th>thumbnail</th><th>flags</th>"
                 "<th>boxes</th><th>explained</th><th>rotation</th><th>fields read</th><th>seconds</th></tr></thead><tbody>")
     for r in rows:
@@ -117,7 +124,10 @@ def write_index(path: str, title: str, rows: List[Dict], summary: Dict, aggregat
         rel = os.path.relpath(os.path.dirname(r["report"]), root)
         flags = "".join(f"<span class='flag'>{e(f['kind'])}{(' ' + e(str(f.get('field', f.get('box_id', ''))))) if f.get('field') or f.get('box_id') is not None else ''}</span>"
                         for f in r.get("flags", []))
-        fields = "<br>".join(f"{e(k)}: {e(str(v.get('text') or ''))}" for k, v in sorted(r.get("fields", {}).items()))
+        if page_details and page_details.get(name):
+            fields = page_details[name]
+        else:
+            fields = "<br>".join(f"{e(k)}: {e(str(v.get('text') or ''))}" for k, v in sorted(r.get("fields", {}).items()))
         cls = " class='flagged'" if r.get("flags") else ""
         body.append(
             f"<tr{cls}><td><a href='{e(rel)}/page.png'>{e(name)}</a><br><a href='{e(rel)}/report.json'>report.json</a></td>"

@@ -1,15 +1,20 @@
 """Files of an invoice QA run: per page an overlay, a panel per explained decision, raw maps and
-report.json (written last: its presence marks the page as finished); per corpus summary.json,
+report.json (written last: its presence marks the page as finished) with the page reading and its
+cross-checks; per corpus summary.json (with per-field reading accuracy and cross-check counts),
 the aggregate decision heatmap and a self-contained index.html."""
 from __future__ import annotations
 
+import html
 import os
 from typing import Dict, List, Optional, Sequence
 
 import cv2
 import numpy as np
 
+from ..invoice.crosscheck import CHECKS
 from ..invoice.qa import InvoiceQA, PageQA, redact, score_against_gt
+from ..invoice.reading import READ_FIELDS, span_polygon
+from ..invoice.schema import FIELD_ZH
 from ..io import read_image, save_json, save_npy, save_png
 from .det_report import draw_polygons, model_record
 from .html_report import img_data_uri, write_index
@@ -97,11 +102,7 @@ def write_page_report(out_dir: str, doc: str, res: PageQA, qa: InvoiceQA, cfg: d
                           "attribution": table, "overlay": os.path.abspath(panel_path), "raw_map": os.path.abspath(raw_path)})
         if vdl is not None:
             vdl.image(f"{safe_tag(res.name)}/field/{res.fields[i]}/box_{b.id}", panel)
-    fields = {}
-    for i, b in enumerate(boxes):
-        f = res.fields[i]
-        if f != "other" and (f not in fields or res.field_probs[i].max() > fields[f]["prob"]):
-            fields[f] = {"box_id": b.id, "text": b.text, "prob": float(res.field_probs[i].max())}
+    fields, reading = reading_record(res)
     report = {
         "document": os.path.abspath(doc), "page": res.name, "size": [int(res.page.shape[1]), int(res.page.shape[0])],
         "rotation": res.rotation, "seconds": round(res.seconds, 3), "page_overlay": os.path.abspath(page_path),
@@ -109,7 +110,8 @@ def write_page_report(out_dir: str, doc: str, res: PageQA, qa: InvoiceQA, cfg: d
         "boxes": [{"id": b.id, "polygon": [[round(x, 2), round(y, 2)] for x, y in b.polygon], "score": b.score,
                    "text": b.text, "text_score": b.text_score, "field": res.fields[i],
                    "field_prob": float(res.field_probs[i].max())} for i, b in enumerate(boxes)],
-        "fields": fields, "decisions": decisions, "flags": res.flags,
+        "fields": fields, "reading": reading, "crosschecks": [c.to_dict() for c in res.checks],
+        "decisions": decisions, "flags": res.flags,
         "report": os.path.abspath(os.path.join(out_dir, "report.json")),
     }
     if gt is not None:
@@ -122,6 +124,25 @@ def write_page_report(out_dir: str, doc: str, res: PageQA, qa: InvoiceQA, cfg: d
             vdl.scalar(f"{tag}/field/own_share", d["own_share"], step=d["box_id"])
     save_json(report["report"], report)
     return report
+
+
+def reading_record(res: PageQA):
+    """``fields`` (field -> the value read, its raw text, box, label, evidence, score and the field
+    classifier's decision for that box) and the whole reading (kind, extras, flags, notes) of a
+    page, as written to report.json; each value gets ``value_polygon``, where it sits in its box."""
+    if res.reading is None:
+        return {}, None
+    reading = res.reading.to_dict()
+    by_id = {b.id: (i, b) for i, b in enumerate(res.boxes)}
+    for group in ("fields", "extras"):
+        for d in reading[group].values():
+            i, b = by_id[d["box_id"]]
+            d["value_polygon"] = span_polygon(b.polygon, b.text or "", d["span"])
+            d["text"] = d["raw"]
+            if len(res.field_probs) == len(res.boxes):
+                d["classifier_decision"] = res.fields[i]
+                d["classifier_prob"] = round(float(res.field_probs[i].max()), 4)
+    return dict(reading["fields"]), reading
 
 
 def attribution_table(shares: dict, by_id: Dict[int, object], top: int = 3) -> str:
@@ -155,6 +176,7 @@ def write_corpus_outputs(out_root: str, rows: List[dict], errors: List[dict], ag
         "pointing_game_n": pn,
         "errors": errors,
         "explain_mode": cfg["Explain"]["mode"],
+        **reading_summary(rows),
     }
     aggregate = agg.result()
     if aggregate is not None:
@@ -166,5 +188,100 @@ def write_corpus_outputs(out_root: str, rows: List[dict], errors: List[dict], ag
         if os.path.isfile(r.get("page_overlay", "")):
             thumbs[r["page"]] = img_data_uri(read_image(r["page_overlay"])[:, :, ::-1],
                                              max_width=int(cfg["Output"]["thumbnail_width"]))
-    write_index(os.path.join(out_root, "index.html"), "paddle_cam · 发票识别 QA", rows, summary, aggregate, thumbs, errors)
+    details = {r["page"]: reading_table_html(r) for r in rows}
+    write_index(os.path.join(out_root, "index.html"), "paddle_cam · 发票识别 QA", rows, summary, aggregate, thumbs, errors,
+                page_details=details, sections=[accuracy_table_html(summary)])
     return summary
+
+
+def reading_summary(rows: List[dict]) -> dict:
+    """The summary.json keys of the page readings: per-field accuracy against page-level truth
+    (pages with ground truth; a field counts where the page carries it or something was read),
+    the cross-check counts, the kinds of documents read and each page's values.
+
+    >>> s = reading_summary([{"page": "a", "reading": {"kind": "vat", "fields": {"date": {"value": "2024-01-11"}}},
+    ...                       "crosschecks": [{"check": "date", "ok": True}],
+    ...                       "ground_truth": {"fields": {"date": {"truth": "2024-01-11", "read": "2024-01-11", "correct": True}}}}])
+    >>> s["field_accuracy_per_field"]["date"], s["crosschecks"]["date"]
+    ({'correct': 1, 'n': 1, 'accuracy': 1.0}, {'passed': 1, 'failed': 0, 'not_applicable': 0})
+    """
+    per = {f: [0, 0] for f in READ_FIELDS}
+    for r in rows:
+        for f, x in r.get("ground_truth", {}).get("fields", {}).items():
+            if f in per:
+                per[f][0] += int(bool(x.get("correct")))
+                per[f][1] += 1
+    acc = {f: {"correct": c, "n": n, "accuracy": round(c / n, 4)} for f, (c, n) in per.items() if n}
+    tc, tn = sum(c for c, _ in per.values()), sum(n for _, n in per.values())
+    checks = {c: {"passed": 0, "failed": 0, "not_applicable": 0} for c in CHECKS}
+    failed_pages = 0
+    kinds: Dict[str, int] = {}
+    readings = {}
+    for r in rows:
+        bad = []
+        for c in r.get("crosschecks", []):
+            k = checks.setdefault(c["check"], {"passed": 0, "failed": 0, "not_applicable": 0})
+            k["passed" if c["ok"] is True else "failed" if c["ok"] is False else "not_applicable"] += 1
+            if c["ok"] is False:
+                bad.append(c["check"])
+        failed_pages += bool(bad)
+        rd = r.get("reading")
+        if rd:
+            kinds[rd["kind"]] = kinds.get(rd["kind"], 0) + 1
+            readings[r["page"]] = {"kind": rd["kind"], "values": {f: v["value"] for f, v in rd["fields"].items()},
+                                   "crosschecks_failed": bad}
+    return {"field_accuracy_per_field": acc, "reading_accuracy": round(tc / tn, 4) if tn else None,
+            "reading_fields_scored": tn, "crosschecks": checks, "crosscheck_failed_pages": failed_pages,
+            "reading_kinds": kinds, "readings": readings}
+
+
+def reading_table_html(report: dict) -> str:
+    """A page's reading as an HTML table: field | value | raw | evidence | flags."""
+    e = html.escape
+    rd = report.get("reading")
+    if not rd:
+        return ""
+    flags: Dict[str, List[str]] = {}
+    for f in report.get("flags", []):
+        if f["kind"] == "missing_field":
+            flags.setdefault(f["field"], []).append("missing")
+        elif f["kind"] == "crosscheck":
+            for fld in f.get("fields", [f.get("field")]):
+                flags.setdefault(fld, []).append(f"{f['check']}: {f.get('message', '')}")
+    truth = report.get("ground_truth", {}).get("fields", {})
+    head = f"<div class='kind'>{e(rd['kind'])}" + "".join(f" · <span class='flag'>{e(x['kind'])}</span>"
+                                                         for x in rd.get("flags", [])) + "</div>"
+    rows = []
+    for f in READ_FIELDS:
+        v = rd["fields"].get(f)
+        if v is None and f not in flags and f not in truth:
+            continue
+        t = truth.get(f)
+        mark = "" if t is None else (" <span class='ok'>✓</span>" if t["correct"] else
+                                     f" <span class='err'>✗ truth {e(str(t['truth']))}</span>")
+        ev = "" if v is None else e(", ".join(v["evidence"])) + (f" ({e(v['label'])})" if v.get("label") else "")
+        rows.append(f"<tr><td>{e(FIELD_ZH.get(f, f))}</td><td>{e(str(v['value'])) if v else '—'}{mark}</td>"
+                    f"<td>{e(v['raw']) if v else ''}</td><td>{ev}</td>"
+                    f"<td>{''.join(f'<span class=flag>{e(x)}</span>' for x in flags.get(f, []))}</td></tr>")
+    return (head + "<table class='reading'><tr><td><b>field</b></td><td><b>value</b></td><td><b>raw</b></td>"
+            "<td><b>evidence</b></td><td><b>flags</b></td></tr>" + "".join(rows) + "</table>")
+
+
+def accuracy_table_html(summary: dict) -> str:
+    """The per-field reading accuracy and the cross-check counts as HTML tables."""
+    e = html.escape
+    acc = summary.get("field_accuracy_per_field") or {}
+    out = []
+    if acc:
+        out.append("<h2>page reading: accuracy per field</h2><table class='acc'><tr><th>field</th><th>correct</th>"
+                   "<th>pages</th><th>accuracy</th></tr>" +
+                   "".join(f"<tr><td>{e(FIELD_ZH.get(f, f))} ({e(f)})</td><td>{a['correct']}</td><td>{a['n']}</td>"
+                           f"<td>{a['accuracy']:.3f}</td></tr>" for f, a in acc.items()) + "</table>")
+    checks = summary.get("crosschecks") or {}
+    if checks:
+        out.append("<h2>cross-checks</h2><table class='acc'><tr><th>check</th><th>passed</th><th>failed</th>"
+                   "<th>not applicable</th></tr>" +
+                   "".join(f"<tr><td>{e(c)}</td><td>{k['passed']}</td><td class='{'err' if k['failed'] else ''}'>"
+                           f"{k['failed']}</td><td>{k['not_applicable']}</td></tr>" for c, k in checks.items()) +
+                   "</table>")
+    return "".join(out)

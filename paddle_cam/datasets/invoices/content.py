@@ -3,7 +3,7 @@ items, codes and remarks, all drawn from one random state."""
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Dict, List, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
@@ -158,9 +158,13 @@ def _pick(rng: np.random.RandomState, seq: Sequence):
     return seq[int(rng.randint(len(seq)))]
 
 
-def make_tax_id(rng: np.random.RandomState, area: str) -> str:
-    """18-char 统一社会信用代码 with valid 组织机构代码 and GB 32100 check characters."""
-    head = "9" + _pick(rng, "1111123")
+def make_tax_id(rng: np.random.RandomState, area: str, head: Optional[str] = None) -> str:
+    """18-char 统一社会信用代码 with valid 组织机构代码 and GB 32100 check characters.
+
+    ``head``: registration authority and kind (``"11"`` for a government body such as a tax office);
+    a company's ``9x`` by default.
+    """
+    head = head or "9" + _pick(rng, "1111123")
     if rng.rand() < 0.5:  # newer registrations start the organisation code with MA
         body = "MA" + "".join(_pick(rng, _USCC) for _ in range(6))
     else:
@@ -196,6 +200,14 @@ def _party(rng: np.random.RandomState, region) -> Dict[str, str]:
     bank = f"{_pick(rng, _BANKS)}{region[4]}{_pick(rng, region[6])[:-1]}{_pick(rng, _BRANCHES)}"
     return {"name": name, "tax_id": make_tax_id(rng, _pick(rng, region[3])),
             "address": f"{addr} {phone}", "bank": f"{bank} {acct}"}
+
+
+def _tax_office(rng: np.random.RandomState, region) -> Dict[str, str]:
+    """A tax office as the seller of a 代开 invoice (issued by the bureau for a small taxpayer)."""
+    district = _pick(rng, region[6])
+    name = f"国家税务总局{region[4]}市{district}税务局" + _pick(rng, ("", "", "第一税务所", "第二税务分局"))
+    addr = f"{region[4]}市{district}{_pick(rng, region[7])}{rng.randint(1, 300)}号 {region[5]}-{_digits(rng, 8, True)}"
+    return {"name": name, "tax_id": make_tax_id(rng, _pick(rng, region[3]), head="11"), "address": addr, "bank": ""}
 
 
 def _person(rng: np.random.RandomState) -> str:
@@ -234,11 +246,20 @@ def _items(rng: np.random.RandomState, n: int) -> List[Dict[str, str]]:
     return rows
 
 
-def invoice_content(rng: np.random.RandomState) -> dict:
-    """Everything printed on one invoice (kind, codes, parties, items, totals, remarks, signatures)."""
-    kind = KINDS[int(rng.rand() < 0.45)]
+def invoice_content(rng: np.random.RandomState, kind: Optional[str] = None, daikai: float = 0.0) -> dict:
+    """Everything printed on one invoice (kind, codes, parties, items, totals, remarks, signatures).
+
+    ``kind``: one of :data:`KINDS` (drawn when None); ``daikai``: probability of a 代开 invoice, issued
+    by the tax office for a small taxpayer: the office is the seller, the real seller's tax id and name
+    go to 备注 (``c["daikai"]`` holds that real seller, None otherwise).
+    """
+    r = rng.rand()
+    if kind is None:
+        kind = KINDS[int(r < 0.45)]
+    if kind not in KINDS:
+        raise ValueError(f"invoice kind {kind!r} is not one of {', '.join(KINDS)}")
     seller_region, buyer_region = _pick(rng, _REGIONS), _pick(rng, _REGIONS)
-    year = int(rng.randint(2017, 2026))
+    year = int(rng.randint(2013, 2026))
     month, day = int(rng.randint(1, 13)), int(rng.randint(1, 29))
     code_tail = f"{year % 100:02d}" + _digits(rng, 4 if kind == KINDS[0] else 6)
     items = _items(rng, int(rng.randint(1, 6)))
@@ -248,16 +269,26 @@ def invoice_content(rng: np.random.RandomState) -> dict:
     fill = {"y": year, "m": f"{month:02d}", "n4": _digits(rng, 4), "n6": _digits(rng, 6), "n12": _digits(rng, 12),
             "city": seller_region[4], "district": _pick(rng, seller_region[6])}
     remarks = [_REMARKS[i].format(**fill) for i in rng.permutation(len(_REMARKS))[:int(rng.choice([0, 1, 1, 2]))]]
+    seller = _party(rng, seller_region)
+    real_seller = None
+    if rng.rand() < daikai:
+        real_seller, seller = seller, _tax_office(rng, seller_region)
+        colon = _pick(rng, ("：", "：", ":"))
+        marks = [f"代开企业税号{colon}{real_seller['tax_id']}", f"代开企业名称{colon}{real_seller['name']}"]
+        if rng.rand() < 0.3:
+            marks.append(f"完税凭证号{colon}{_digits(rng, 18, True)}")
+        remarks = marks + remarks[:3 - len(marks)]
+    copies = ("发票联", "抵扣联", "记账联") if kind == KINDS[0] else ("发票联", "记账联")
     return {
         "kind": kind, "region": seller_region,
         "title": f"{seller_region[0]}{kind}",
-        "copy": _pick(rng, ("发票联", "抵扣联")) if kind == KINDS[0] else "发票联",
+        "copy": copies[int(rng.choice(len(copies), p=(0.5, 0.3, 0.2) if len(copies) == 3 else (0.75, 0.25)))],
         "code": seller_region[2] + code_tail,
         "number": _digits(rng, 8),
         "date": f"{year}年{month:02d}月{day:02d}日",
         "check": " ".join(check[i:i + 5] for i in range(0, 20, 5)),
         "machine": "49" + _digits(rng, 10),
-        "buyer": _party(rng, buyer_region), "seller": _party(rng, seller_region),
+        "buyer": _party(rng, buyer_region), "seller": seller, "daikai": real_seller,
         "password": ["".join(_pick(rng, _PW) for _ in range(28)) for _ in range(4)],
         "items": items, "amount_total": amount_total, "tax_total": tax_total,
         "total": amount_total + tax_total, "remarks": remarks,

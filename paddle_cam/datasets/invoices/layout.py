@@ -1,22 +1,22 @@
 """The form and what the printer put on it: fonts, the page's ink layers with their ground-truth
 lines, and the drawing of the pre-printed grid, labels and printed values of one invoice.
 
-Positions are in form millimetres (the 240 x 140 mm sheet); the pre-printed form sits offset on
-the sheet and the printer is misregistered against the form (:class:`PrintStyle`), so values drift
-across grid lines as on real invoices.
+Positions are in form millimetres (the 240 x 140 mm form; a continuous sheet adds its pin-feed strips
+on both sides); the pre-printed form sits offset on the sheet and the printer is misregistered
+against the form (:class:`PrintStyle`), so values drift across grid lines as on real invoices.
+Labels are worded, spaced and coloned per page (:class:`.labels.LabelStyle`).
 """
 from __future__ import annotations
 
 import functools
-import os
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ...fonts import CANDIDATES, draws_cjk, find_cjk_font_path
 from .content import KINDS, amount_to_capital, format_figures
+from .wording import LabelStyle, gt_label
 
 PAGE_MM = (240.0, 140.0)
 ROLES = ("label", "value", "title", "other")
@@ -31,27 +31,6 @@ FIELDS = (
 ITEM_PITCH = 4.8  # mm between item rows
 
 
-@functools.lru_cache(maxsize=None)
-def cjk_faces() -> Tuple[Tuple[Tuple[str, int], ...], Tuple[Tuple[str, int], ...]]:
-    """(proportional, monospaced) CJK faces found on this machine; wqy-microhei alone is enough."""
-    base = find_cjk_font_path()
-    props: List[Tuple[str, int]] = []
-    monos: List[Tuple[str, int]] = []
-    for path in dict.fromkeys([base[0]] + [p for p, _ in CANDIDATES]):
-        if not os.path.isfile(path):
-            continue
-        for idx in range(4):
-            try:
-                f = ImageFont.truetype(path, 24, index=idx)
-            except OSError:
-                break
-            if draws_cjk(f):
-                (monos if "Mono" in " ".join(f.getname()) else props).append((path, idx))
-    if base not in props and base not in monos:
-        props.insert(0, base)
-    return tuple(props or [base]), tuple(monos or props or [base])
-
-
 @functools.lru_cache(maxsize=512)
 def load_font(path: str, index: int, px: int) -> ImageFont.FreeTypeFont:
     """Face ``index`` of a font file at ``px`` pixels (6 at least), cached."""
@@ -59,12 +38,16 @@ def load_font(path: str, index: int, px: int) -> ImageFont.FreeTypeFont:
 
 
 class Page:
-    """Ink layers (L masks) in page pixels, positions in mm, and the ground-truth lines drawn so far."""
+    """Ink layers (L masks) in page pixels, positions in mm, and the ground-truth lines drawn so far.
 
-    def __init__(self, w: int, h: int, faces: Dict[str, Tuple[str, int]]):
-        self.w, self.h, self.s = w, h, w / PAGE_MM[0]
+    ``faces`` maps the roles ``label``, ``title``, ``value``, ``mono`` and ``stamp`` to (path, index);
+    ``mm_w`` is the sheet width in mm (the page is ``w`` px wide).
+    """
+
+    def __init__(self, w: int, h: int, faces: Dict[str, Tuple[str, int]], mm_w: float = PAGE_MM[0]):
+        self.w, self.h, self.s = w, h, w / mm_w
         self.faces = faces
-        self.layers = {k: Image.new("L", (w, h), 0) for k in ("form", "value")}
+        self.layers = {k: Image.new("L", (w, h), 0) for k in ("form", "value", "holes")}
         self.draws = {k: ImageDraw.Draw(v) for k, v in self.layers.items()}
         self.lines: List[dict] = []
 
@@ -80,12 +63,13 @@ class Page:
                            "text": text, "field": field, "role": role})
 
     def text(self, layer: str, x: float, y: float, s: str, size: float, field: str, role: str, *,
-             face: str = "sans", align: str = "l", track: float = 0.0, fill: int = 255, stroke: int = 0,
+             face: str = "label", align: str = "l", track: float = 0.0, fill: int = 255, stroke: int = 0,
              max_w: Optional[float] = None) -> Tuple[float, float, float, float]:
         """Draw ``s`` with its vertical middle at ``y`` mm; ``track`` adds em-spacing between characters.
 
         ``max_w`` (mm) shrinks the font like the invoicing software does for over-long values.
-        The recorded polygon is the union of Pillow's glyph boxes at the rounded draw positions.
+        The recorded polygon is the union of Pillow's glyph boxes at the rounded draw positions; the
+        recorded text of labels and titles drops letter-spacing blanks (:func:`.labels.gt_label`).
         """
         font = self.font(face, size)
         if max_w is not None:
@@ -110,13 +94,14 @@ class Page:
             cx += a
         box = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
         l, t, r, b = box
-        self.add([[l, t], [r, t], [r, b], [l, b]], s.replace(" ", "") if track else s, field, role)
+        text = gt_label(s) if role in ("label", "title") else (s.replace(" ", "") if track else s)
+        self.add([[l, t], [r, t], [r, b], [l, b]], text, field, role)
         return box
 
     def vtext(self, layer: str, x: float, y0: float, y1: float, s: str, size: float, field: str, role: str,
               fill: int = 255) -> None:
         """Characters stacked top to bottom, centred on ``x`` and spread evenly between ``y0`` and ``y1``."""
-        font = self.font("sans", size)
+        font = self.font("label", size)
         n = len(s)
         boxes = []
         for i, ch in enumerate(s):
@@ -170,8 +155,9 @@ class PrintStyle:
     @classmethod
     def sample(cls, page: Page, rng: np.random.RandomState) -> "PrintStyle":
         form_dx, form_dy = rng.uniform(-2.5, 2.5), rng.uniform(-1.5, 1.5)
-        # the printer never registers exactly with the pre-printed form
-        printer_dx, printer_dy = rng.uniform(-1.2, 2.5), rng.uniform(-1.3, 1.8)
+        # the printer never registers exactly with the pre-printed form; dot-matrix values often sit
+        # half a row off and run into the rules
+        printer_dx, printer_dy = rng.uniform(-2.0, 4.0), rng.uniform(-1.3, 1.8) * rng.choice((1.0, 1.6))
         label_mm = rng.uniform(2.6, 3.1)
         value_mm = label_mm * rng.uniform(1.0, 1.15)
         thin = max(1, int(round(page.px(rng.uniform(0.12, 0.2)))))
@@ -208,19 +194,33 @@ class FormGrid:
         total_bottom = items_bottom + rng.uniform(6.5, 7.5)
         seller_bottom = total_bottom + 4 * row_h
         label_col = left + rng.uniform(5.5, 6.5)
-        side_col = left + rng.uniform(116, 122)
+        side_col = left + rng.uniform(110, 124)
         side_text = side_col + rng.uniform(5.5, 6.5)
-        widths = np.array([52, 26, 12, 20, 28, 32, 12], float) + rng.uniform(-1.2, 1.2, 7)
+        # column widths differ between printings of the form; the 税额 column keeps at least 26 mm
+        widths = np.array([52, 26, 12, 20, 28, 32, 12], float) * rng.uniform(0.82, 1.2, 7)
+        widths *= min(1.0, (right - left - 26.0) / widths.sum())
         cols = tuple([left] + list(left + np.cumsum(widths)) + [right])
         return cls(left, right, top, row_h, buyer_bottom, header_bottom, items_bottom, total_bottom, seller_bottom,
                    label_col, side_col, side_text, cols)
 
 
 class FormWriter:
-    """Draws the form's labels and rules and the printer's values on a page, in form mm."""
+    """Draws the form's labels and rules and the printer's values on a page, in form mm.
 
-    def __init__(self, page: Page, style: PrintStyle, grid: FormGrid, rng: np.random.RandomState):
-        self.page, self.style, self.grid, self.rng = page, style, grid, rng
+    ``sheet_dx``: where the form starts on the sheet (the width of a pin-feed strip, or 0);
+    ``pairs`` collects (label id, value id) of labels with their value right after them.
+    """
+
+    def __init__(self, page: Page, style: PrintStyle, grid: FormGrid, rng: np.random.RandomState,
+                 labels: Optional[LabelStyle] = None, sheet_dx: float = 0.0, show_check: bool = True):
+        self.page, self.grid, self.rng = page, grid, rng
+        self.style = PrintStyle(**{**style.__dict__, "form_dx": style.form_dx + sheet_dx})
+        self.labels = labels or LabelStyle("：", "spread", (), 0.0)
+        self.show_check = show_check
+        self.pairs: List[Tuple[int, int]] = []
+        # some printers strike every value twice (bold); labels of some form printings are bold too
+        self.value_stroke = int(rng.rand() < 0.15)
+        self.label_stroke = int(rng.rand() < 0.1)
 
     def on_form(self, x: float, y: float) -> Tuple[float, float]:
         """Sheet position of a point of the pre-printed form."""
@@ -239,6 +239,7 @@ class FormWriter:
     def label(self, x: float, y: float, s: str, field: str, role: str = "label", **kw):
         """A pre-printed label (``Page.text`` options in ``kw``); returns its page-px box."""
         kw.setdefault("size", self.style.label_mm)
+        kw.setdefault("stroke", self.label_stroke)
         return self.page.text("form", *self.on_form(x, y), s, kw.pop("size"), field, role, **kw)
 
     def value(self, x: float, y: float, s: str, field: str, size: Optional[float] = None, **kw):
@@ -246,8 +247,21 @@ class FormWriter:
         if not s:
             return None
         fill = int(255 * self.rng.uniform(0.72, 1.0))
+        kw.setdefault("face", "value")
+        kw.setdefault("stroke", self.value_stroke)
         return self.page.text("value", *self.printed(x, y), s, size or self.style.value_mm, field, "value",
                               fill=fill, **kw)
+
+    def labelled(self, x: float, y: float, label: str, value: str, field: str, value_x: Optional[float] = None,
+                 label_kw: Optional[dict] = None, **value_kw):
+        """A label and its value on one row (the value right after the label unless ``value_x``);
+        records the pair for :func:`.labels.merge_pairs`. Returns the value's box (or None)."""
+        lbox = self.label(x, y, label, field, **(label_kw or {}))
+        lid = len(self.page.lines) - 1
+        box = self.value(self.after(lbox) if value_x is None else value_x, y, value, field, **value_kw)
+        if box is not None:
+            self.pairs.append((lid, len(self.page.lines) - 1))
+        return box
 
     def hline(self, y: float, width: Optional[int] = None) -> None:
         """A rule across the whole frame."""
@@ -269,27 +283,32 @@ def draw_header(w: FormWriter, c: dict) -> None:
     has_qr = rng.rand() < 0.85
     if has_qr:
         draw_qr(page, *w.printed(left + 2, 6.5), rng.uniform(17, 20), rng)
+    L = w.labels
     w.value(left + (25 if has_qr else 3), 10.5, c["code"], "invoice_code", size=val * 1.35, face="mono")
-    w.label(left + 2, 30.5, "机器编号：", "other", size=lab * 0.95)
-    w.value(left + 2 + lab * 0.95 * 5 + 0.5, 30.5, c["machine"], "other", face="mono")
+    w.labelled(left + 2, 30.5, L.text("机器编号"), c["machine"], "other", label_kw={"size": lab * 0.95},
+               face="mono")
     title_size = rng.uniform(6.3, 7.4)
-    title = w.label(120, 12.5, c["title"], "title", role="title", size=title_size, align="c",
+    title = w.label(120, 12.5, c["title"], "title", role="title", size=title_size, align="c", face="title",
                     track=rng.uniform(0.2, 0.45), stroke=int(rng.rand() < 0.5))
     rule_l, rule_r, title_bottom = title[0] / page.s - 2, title[2] / page.s + 2, title[3] / page.s
     for dy in (1.3, 2.1):
         page.line("form", rule_l, title_bottom + dy, rule_r, title_bottom + dy, st.thin)
     w.label(120, title_bottom + 5.5, c["copy"], "other", role="other", size=lab * 1.25, align="c", track=1.0)
-    w.label(172, 10.5, "No", "invoice_number", size=lab * 1.4)
-    w.value(172 + lab * 1.4 * 1.2 + 1.5, 10.5, c["number"], "invoice_number", size=val * 1.5, face="mono")
+    w.labelled(172, 10.5, "No", c["number"], "invoice_number", value_x=172 + lab * 1.4 * 1.2 + 1.5,
+               label_kw={"size": lab * 1.4}, size=val * 1.5, face="mono")
     label_x = 170 + rng.uniform(-1, 1)
     value_x = label_x + 5 * lab + 1.6
-    rows = (("发票代码：", c["code"], "invoice_code"), ("发票号码：", c["number"], "invoice_number"),
-            ("开票日期：", c["date"], "date"), ("校验码：", c["check"], "check_code"))
+    rows = [("发票代码", c["code"], "invoice_code"), ("发票号码", c["number"], "invoice_number"),
+            ("开票日期", c["date"], "date")]
+    if w.show_check:
+        rows.append(("校验码", c["check"], "check_code"))
     for k, (text, value, field) in enumerate(rows):
         y = 17.0 + 4.4 * k
-        w.label(label_x, y, text, field, track=0.0 if k < 3 else 1 / 3)
-        w.value(value_x, y, value, field, face="mono" if field in ("invoice_code", "invoice_number", "check_code")
-                else "sans", size=val * 0.95, max_w=w.grid.right - value_x - 0.5)
+        text = L.text(text)
+        track = (5 - len(gt_label(text))) / max(1, len(gt_label(text)) - 1) if L.spacing == "spread" else 0.0
+        w.labelled(label_x, y, text, value, field, value_x=value_x, label_kw={"track": max(0.0, track)},
+                   face="mono" if field in ("invoice_code", "invoice_number", "check_code") else "value",
+                   size=val * 0.95, max_w=w.grid.right - value_x - 0.5)
 
 
 def draw_rules(w: FormWriter) -> None:
@@ -324,13 +343,19 @@ def draw_parties(w: FormWriter, c: dict) -> None:
         page.vtext("form", (g.side_col + g.side_text) / 2 + st.form_dx, top + inset, bottom - inset, right_label,
                    lab * 1.05, right_field, "label")
         party = c[who]
-        rows = (("名称：", "name"), ("纳税人识别号：", "tax_id"), ("地址、电话：", "address"), ("开户行及账号：", "bank"))
-        for k, (text, key) in enumerate(rows):
+        rows = (("名称", "name"), ("纳税人识别号", "tax_id"), ("地址、电话", "address"), ("开户行及账号", "bank"))
+        for k, (base, key) in enumerate(rows):
             y = y0 + g.row_h * (k + 0.5)
+            text = w.labels.text(base)
             n = len(text)
-            w.label(g.label_col + 1.2, y, text, f"{who}_{key}", track=(label_w / lab - n) / max(1, n - 1))
-            w.value(g.label_col + 2.2 + label_w, y, party[key], f"{who}_{key}", face="mono" if key == "tax_id"
-                    else "sans", max_w=g.side_col - g.label_col - label_w - 3.5 - st.printer_dx)
+            track = max(0.0, (label_w / lab - n) / max(1, n - 1)) if w.labels.spacing == "spread" else 0.0
+            # a long wording (统一社会信用代码/纳税人识别号) is set smaller and pushes its value right
+            long = len(text) > 8
+            value_x = g.label_col + 2.2 + label_w * (1.5 if long else 1.0)
+            w.labelled(g.label_col + 1.2, y, text, party[key], f"{who}_{key}", value_x=value_x,
+                       label_kw={"track": track, "max_w": label_w * (1.5 if long else 1.0)},
+                       face="mono" if key == "tax_id" else "value",
+                       max_w=g.side_col - value_x - 1.3 - st.printer_dx)
 
 
 def draw_password_and_remarks(w: FormWriter, c: dict) -> None:
@@ -360,7 +385,7 @@ def draw_items(w: FormWriter, c: dict) -> None:
         w.label((cols[k] + cols[k + 1]) / 2, header_y, text, field, align="c", track=track,
                 max_w=cols[k + 1] - cols[k] - 1)
     row = 0
-    value_font = page.font("sans", w.style.value_mm)
+    value_font = page.font("value", w.style.value_mm)
     free = 5 - len(c["items"])
     for it in c["items"]:
         y = g.header_bottom + ITEM_PITCH * (row + 0.55)
@@ -410,33 +435,33 @@ def draw_total(w: FormWriter, c: dict) -> None:
     figures_x = cols[5] - w.rng.uniform(4, 10)
     w.value(cols[1] + 6.5, y, amount_to_capital(c["total"]), "total_capital", size=val * 1.05,
             max_w=figures_x - cols[1] - 8.5 - max(0.0, st.printer_dx))
-    small = w.label(figures_x, y, "（小写）", "total_figures")
-    w.value(w.after(small), y, format_figures(c["total"]), "total_figures", size=val * 1.05)
+    w.labelled(figures_x, y, "（小写）", format_figures(c["total"]), "total_figures", size=val * 1.05)
 
 
 def draw_signatures(w: FormWriter, c: dict) -> None:
     """收款人 / 复核 / 开票人 with their names, the stamp label, and the copy's purpose in the margin."""
     page, st, g = w.page, w.style, w.grid
     y = g.seller_bottom + 3.6
-    for x, text, key in ((g.left + 4, "收款人：", "payee"), (g.left + 58, "复核：", "reviewer"),
-                         (g.left + 108, "开票人：", "drawer")):
-        box = w.label(x, y, text, key)
-        w.value(w.after(box), y, c[key], key)
-    w.label(g.left + 160, y, "销售方：（章）", "stamp")
-    if c["kind"] == KINDS[0]:
-        copy_text = "第二联：抵扣联购买方扣税凭证" if c["copy"] == "抵扣联" else "第三联：发票联购买方记账凭证"
-    else:
-        copy_text = "第二联：发票联购买方记账凭证"
+    for x, text, key in ((g.left + 4, "收款人", "payee"), (g.left + 58, "复核", "reviewer"),
+                         (g.left + 108, "开票人", "drawer")):
+        w.labelled(x, y, w.labels.text(text), c[key], key)
+    w.label(g.left + 160, y, "销售方" + (w.labels.colon or "：") + "（章）", "stamp")
+    special = c["kind"] == KINDS[0]
+    copy_text = {"记账联": "第一联：记账联销售方记账凭证",
+                 "抵扣联": "第二联：抵扣联购买方扣税凭证",
+                 "发票联": "第三联：发票联购买方记账凭证" if special else "第二联：发票联购买方记账凭证"}[c["copy"]]
     top = g.top + 6 + st.form_dy
     page.vtext("form", g.right + 4.2 + st.form_dx, top, top + len(copy_text) * st.label_mm * 1.1, copy_text,
                st.label_mm * 0.95, "other", "other")
 
 
-def draw_form(page: Page, c: dict, rng: np.random.RandomState) -> FormWriter:
-    """Form and printed values of invoice content ``c``; returns the writer (style and grid) the
-    stamps are placed with."""
+def draw_form(page: Page, c: dict, rng: np.random.RandomState, labels: Optional[LabelStyle] = None,
+              sheet_dx: float = 0.0, show_check: bool = True) -> FormWriter:
+    """Form and printed values of invoice content ``c``; returns the writer (style, grid and the
+    label / value pairs) the stamps are placed with. ``sheet_dx``: the form's offset on the sheet
+    (a pin-feed strip); ``show_check``: print the 校验码 row (普通发票 since 2017, not 专用发票)."""
     style = PrintStyle.sample(page, rng)
-    w = FormWriter(page, style, FormGrid.sample(rng), rng)
+    w = FormWriter(page, style, FormGrid.sample(rng), rng, labels, sheet_dx, show_check)
     draw_header(w, c)
     draw_rules(w)
     draw_parties(w, c)

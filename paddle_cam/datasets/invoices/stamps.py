@@ -131,14 +131,16 @@ def supervision_seal(w: FormWriter, c: dict) -> np.ndarray:
 
 
 def seller_stamp(w: FormWriter, c: dict) -> np.ndarray:
-    """发票专用章: the seller's name on the arc, its tax id across, 发票专用章 below, turned a little."""
+    """发票专用章: the seller's name on the arc, its tax id across, 发票专用章 below, turned a little.
+    A 代开 invoice (``c["daikai"]``) carries the tax office's 代开发票专用章 instead."""
     page, rng, g = w.page, w.rng, w.grid
     seller = c["seller"]
-    mask, polys = oval_stamp(page, rng, (rng.uniform(38, 42), rng.uniform(28, 31)), seller["name"], seller["tax_id"],
-                             "发票专用章", arc_mm=rng.uniform(3.6, 4.4), mid_mm=3.2, bottom_mm=3.6,
+    middle, bottom = (seller["tax_id"], "发票专用章") if not c.get("daikai") else ("代开发票专用章", "")
+    mask, polys = oval_stamp(page, rng, (rng.uniform(38, 42), rng.uniform(28, 31)), seller["name"], middle,
+                             bottom, arc_mm=rng.uniform(3.6, 4.4), mid_mm=3.2, bottom_mm=3.6,
                              ring_mm=rng.uniform(0.9, 1.2), angle=rng.uniform(-18, 18), span_deg=rng.uniform(210, 240))
     layer = np.zeros((page.h, page.w), np.uint8)
-    cx, cy = g.left + rng.uniform(95, 185), g.seller_bottom - rng.uniform(2, 10)
+    cx, cy = w.on_form(g.left + rng.uniform(95, 185), g.seller_bottom - rng.uniform(2, 10))
     offset = place_stamp(page, mask, page.px(cx), page.px(cy), layer)
     for poly, s in polys:
         page.add(poly + offset, s, "stamp", "other")
