@@ -1,6 +1,20 @@
-"""Explanation quality on the invoice field classifier: per-line records on held-out invoices.
+"""The invoice field classifier on held-out pages: per-family scores, and per-line explanation records.
 
-Pages are generated from held-out seeds (never trained on), detected and matched exactly as
+:func:`family_report` scores one document family's held-out pages the way the QA tool meets them
+(PP-OCRv4 det boxes matched one-to-one to ground truth, read by the bundled PP-OCRv4 rec):
+
+- ``lines``: line-level accuracy per field (:func:`paddle_cam.invoice.pointing.evaluate`);
+- ``pointing_game`` on the field's own value / label and ``occlusion_check`` (one set of
+  explanations of the model's default method and layer);
+- ``reading``: page-level key-field accuracy of :func:`paddle_cam.invoice.reading.read_fields`,
+  given the classifier's probabilities, against :func:`~paddle_cam.invoice.reading.page_truth`
+  (:func:`reading_scores`): a field the page does not carry is not scored, but a value read
+  where the truth has none (a tax id off a taxi receipt) is a ``false_reading``; the same without
+  the classifier (``reading_without_classifier``) says what the classifier adds, and with the
+  ground-truth text in every matched box (``reading_true_text``) what recognition costs.
+
+:func:`evaluate_field` (``tools/evaluate_explanations.py --task field``): pages are generated
+from held-out seeds (never trained on), detected and matched exactly as
 :mod:`paddle_cam.invoice.pointing` does (``make_case``); the lines are a seeded sample of matched
 boxes whose true field is not ``other``, and the predicted class is explained on the
 classifier's own input window. Localisation is measured on the page, as
@@ -9,11 +23,193 @@ classifier's own input window. Localisation is measured on the page, as
 from __future__ import annotations
 
 import time
-from typing import List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .scoring import score_method
+
+# the fields a page is read for: the schema's, without 'other'
+KEY_FIELDS: Tuple[str, ...] = ("invoice_code", "invoice_number", "date", "check_code", "buyer_name", "buyer_tax_id",
+                               "seller_name", "seller_tax_id", "amount", "tax_rate", "tax", "total")
+
+
+def qa_min_classifier_prob() -> float:
+    """The page reader's ``min_classifier_prob`` as the QA tool uses it (``configs/qa.yml``
+    ``QA.min_classifier_prob``): the evaluation reads pages as ``qa_invoices.py`` does."""
+    from ..config import load_config
+
+    return float(load_config("qa")["QA"]["min_classifier_prob"])
+
+
+def read_case(clf, case, min_classifier_prob: float = 0.5, use_classifier: bool = True, true_text: bool = False):
+    """:func:`paddle_cam.invoice.reading.read_fields` of a read :class:`~paddle_cam.invoice.pointing.PageCase`
+    (its detected boxes and recognised texts), given the classifier's probabilities of every box
+    (``use_classifier``) as the QA tool gives them. ``true_text``: a box matched to a ground-truth
+    line that holds no part of another line (the detector merged no label into it) carries that
+    line's text instead of the recognised one (what the reader does with perfect recognition)."""
+    from ..invoice.reading import read_fields
+    from ..ocr.pipeline import Box
+
+    if case.texts is None:
+        raise ValueError(f"page {case.seed} was not read (make_case(..., read=True) or eval page_samples)")
+    texts = list(case.texts)
+    if true_text:
+        texts = [(case.gt["lines"][j]["text"], 1.0) if j is not None and _holds_one_line(poly, case.gt["lines"], j)
+                 else t for t, j, poly in zip(texts, case.match, case.det_polygons)]
+    boxes = [Box(i, [list(map(float, pt)) for pt in poly], 1.0, text, score)
+             for i, (poly, (text, score)) in enumerate(zip(case.det_polygons, texts))]
+    probs = None
+    if use_classifier and boxes:
+        probs = clf.predict(clf.prepare(case.page, case.det_polygons))
+    return read_fields(boxes, probs, list(clf.labels) if probs is not None else None, case.page.shape[:2],
+                       min_classifier_prob=min_classifier_prob)
+
+
+def _holds_one_line(polygon, lines: Sequence[dict], j: int, max_share: float = 0.1) -> bool:
+    """No ground-truth line but ``j`` has more than ``max_share`` of its area inside ``polygon``
+    (a label the detector merged into the box, even in part, as "期：" of "日期：")."""
+    from shapely.geometry import Polygon
+
+    box = Polygon(np.asarray(polygon, np.float64).reshape(-1, 2)).buffer(0)
+    for k, ln in enumerate(lines):
+        if k != j:
+            other = Polygon(np.asarray(ln["polygon"], np.float64).reshape(-1, 2)).buffer(0)
+            if other.area > 0 and box.intersects(other) and box.intersection(other).area > max_share * other.area:
+                return False
+    return True
+
+
+def score_readings(read: Sequence[Dict[str, Optional[str]]], truth: Sequence[Dict[str, str]],
+                   seeds: Optional[Sequence[int]] = None, keep_errors: int = 20) -> dict:
+    """Per key field: ``n`` pages whose truth has it, ``correct``, ``accuracy`` (None without
+    pages), ``missed`` (nothing read), ``wrong`` (another value) and ``false_readings`` (read on a
+    page whose truth has none); overall ``key_field_accuracy`` (correct / n over all fields) and
+    the first ``keep_errors`` errors as ``{seed, field, truth, read}``.
+
+    >>> r = score_readings([{"date": "2024-01-02", "buyer_tax_id": "X"}], [{"date": "2024-01-02"}])
+    >>> r["per_field"]["date"]["accuracy"], r["per_field"]["buyer_tax_id"]["false_readings"], r["key_field_accuracy"]
+    (1.0, 1, 1.0)
+    """
+    per = {f: {"n": 0, "correct": 0, "missed": 0, "wrong": 0, "false_readings": 0} for f in KEY_FIELDS}
+    errors = []
+    for k, (r, t) in enumerate(zip(read, truth)):
+        for f in KEY_FIELDS:
+            tv, rv = t.get(f), r.get(f)
+            if tv is None:
+                if rv is not None:
+                    per[f]["false_readings"] += 1
+            else:
+                per[f]["n"] += 1
+                if rv == tv:
+                    per[f]["correct"] += 1
+                else:
+                    per[f]["missed" if rv is None else "wrong"] += 1
+            if (tv is not None or rv is not None) and rv != tv and len(errors) < keep_errors:
+                errors.append({"seed": int(seeds[k]) if seeds is not None else k, "field": f, "truth": tv, "read": rv})
+    for v in per.values():
+        v["accuracy"] = v["correct"] / v["n"] if v["n"] else None
+    n = sum(v["n"] for v in per.values())
+    return {"pages": len(truth), "fields_scored": n,
+            "key_field_accuracy": sum(v["correct"] for v in per.values()) / n if n else None,
+            "false_readings": sum(v["false_readings"] for v in per.values()), "per_field": per, "errors": errors}
+
+
+def reading_scores(clf, cases: Sequence, min_classifier_prob: float = 0.5, use_classifier: bool = True,
+                   keep_errors: int = 20, true_text: bool = False) -> dict:
+    """:func:`score_readings` of :func:`read_case` on every case against its page truth."""
+    from ..invoice.reading import page_truth
+
+    reads = [read_case(clf, c, min_classifier_prob, use_classifier, true_text).values() for c in cases]
+    return score_readings(reads, [page_truth(c.gt) for c in cases], [c.seed for c in cases], keep_errors)
+
+
+def family_report(clf, cases: Sequence, grow_px: float = 4.0, pointing_pages: Optional[int] = None,
+                  min_classifier_prob: float = 0.5) -> dict:
+    """Scores of ``clf`` on the read held-out pages ``cases`` of one family (see the module doc):
+    ``lines``, ``pointing_game`` and ``occlusion_check`` (on the first ``pointing_pages`` pages;
+    None = all, 0 = none), ``reading``, ``reading_without_classifier``, ``reading_true_text`` and
+    ``seconds``."""
+    from ..invoice.pointing import evaluate, explain_cases, occlusion_check, pointing_game
+
+    t0 = time.time()
+    out = {"pages": [int(c.seed) for c in cases], "lines": evaluate(clf, cases)}
+    pcases = list(cases if pointing_pages is None else cases[:int(pointing_pages)])
+    if pcases:
+        explained = explain_cases(clf, pcases)
+        out["pointing_game"] = pointing_game(clf, pcases, grow_px=grow_px, explained=explained)
+        out["occlusion_check"] = occlusion_check(clf, pcases, explained=explained)
+    out["reading"] = reading_scores(clf, cases, min_classifier_prob)
+    plain = reading_scores(clf, cases, min_classifier_prob, use_classifier=False, keep_errors=0)
+    out["reading_without_classifier"] = {
+        "key_field_accuracy": plain["key_field_accuracy"], "false_readings": plain["false_readings"],
+        "per_field": {f: v["accuracy"] for f, v in plain["per_field"].items()}}
+    ideal = reading_scores(clf, cases, min_classifier_prob, keep_errors=0, true_text=True)
+    out["reading_true_text"] = {
+        "key_field_accuracy": ideal["key_field_accuracy"], "false_readings": ideal["false_readings"],
+        "per_field": {f: v["accuracy"] for f, v in ideal["per_field"].items()}}
+    out["seconds"] = round(time.time() - t0, 1)
+    return out
+
+
+def families_report(clf, cases: Sequence, grow_px: float = 4.0, pointing_pages: Optional[int] = None,
+                    min_classifier_prob: float = 0.5, log=None) -> Dict[str, dict]:
+    """:func:`family_report` of every family among ``cases`` (in order of first appearance)."""
+    groups: Dict[str, list] = {}
+    for c in cases:
+        groups.setdefault(c.family, []).append(c)
+    out = {}
+    for fam, cs in groups.items():
+        out[fam] = family_report(clf, cs, grow_px, pointing_pages, min_classifier_prob)
+        if log is not None:
+            log(family_line(fam, out[fam]))
+    return out
+
+
+def _pct(v: Optional[float]) -> str:
+    return "-" if v is None else f"{100 * v:.1f}%"
+
+
+def family_line(family: str, rep: dict) -> str:
+    """One line of a family's scores: key fields read right, line accuracy, pointing game, occlusion."""
+    pg, oc = rep.get("pointing_game"), rep.get("occlusion_check")
+    rd = rep["reading"]
+    s = (f"{family}: key fields {_pct(rd['key_field_accuracy'])} of {rd['fields_scored']} "
+         f"(without classifier {_pct(rep['reading_without_classifier']['key_field_accuracy'])}, with true text "
+         f"{_pct(rep['reading_true_text']['key_field_accuracy'])}), "
+         f"{rd['false_readings']} false readings; field lines {_pct(rep['lines']['field_accuracy'])} of "
+         f"{rep['lines']['field_lines']}")
+    if pg:
+        s += f"; pointing game {_pct(pg['rate'])} of {pg['total']}"
+    if oc and oc["mean_drop_own_regions"] is not None:
+        s += f"; occlusion drop {oc['mean_drop_own_regions']:.3f}"
+    return s
+
+
+def family_field_table(reports: Dict[str, dict], what: str = "reading") -> str:
+    """A markdown table, a row per family and a column per key field: the page-level accuracy
+    (``what="reading"``) or the line-level accuracy (``what="lines"``) with its count, ``-`` where
+    the family's pages do not carry the field; the last columns: all key fields, and false readings
+    (reading) or the recall of ``other`` (lines: boxes that carry no field and must not get one)."""
+    cols = list(KEY_FIELDS)
+    head = "| family | " + " | ".join(cols) + (" | all | false readings |" if what == "reading" else " | all | other |")
+    rows = [head, "|" + "---|" * (len(cols) + 3)]
+    for fam, rep in reports.items():
+        cells = []
+        if what == "reading":
+            per = rep["reading"]["per_field"]
+            for f in cols:
+                cells.append("-" if not per[f]["n"] else f"{_pct(per[f]['accuracy'])} ({per[f]['n']})")
+            cells += [_pct(rep["reading"]["key_field_accuracy"]), str(rep["reading"]["false_readings"])]
+        else:
+            per = rep["lines"]["per_field"]
+            for f in cols:
+                cells.append("-" if not per[f]["n"] else f"{_pct(per[f]['accuracy'])} ({per[f]['n']})")
+            oth = per.get("other", {})
+            cells += [_pct(rep["lines"]["field_accuracy"]),
+                      f"{_pct(oth['accuracy'])} ({oth['n']})" if oth.get("n") else "-"]
+        rows.append(f"| {fam} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
 
 
 def field_cascade(model) -> List[str]:
@@ -40,8 +236,8 @@ def page_region_mask(polygons: Sequence, hw: Tuple[int, int]) -> np.ndarray:
 
 
 def evaluate_field(cfg: dict, clf, log=print, detect=None) -> dict:
-    """Per-line records for the field classifier ``clf`` on held-out generated invoices (seeds
-    ``cfg['field_seed']`` on). The input map is pasted onto the line's window
+    """Per-line records for the field classifier ``clf`` on held-out generated pages (seeds
+    ``cfg['field_seed']`` on, each of the family its seed draws). The input map is pasted onto the line's window
     (``clf.map_to_page``), its peak classified with ``pointing.where_is`` and its positive mass
     shared out over ``pointing.own_regions``."""
     from ..invoice.baselines import field_baseline

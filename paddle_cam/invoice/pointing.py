@@ -4,8 +4,14 @@ region attribution, and the spurious cue of the shortcut-learning demonstration.
 Every evaluation runs the way the QA tool does: the page is detected with the PP-OCRv4 DB
 detector and each detected box is matched one-to-one to a ground-truth line (grown like a DB box,
 :func:`~.matching.match_detections`) by IoU >= 0.5;
-only matched boxes are scored (unmatched boxes - merged label+value, split labels, stamp arcs -
-have no single true field). ``coverage`` reports how many ground-truth field values got a match.
+only matched boxes are scored (unmatched boxes - a label and a value the generator drew as two
+lines but the detector merged, split labels, stamp arcs - have no single true field). A
+ground-truth line that holds its label and its value (``value_span``) is a value line of its
+field: the classifier labels the box, the page reader splits it. ``coverage`` reports how many
+ground-truth field values got a match.
+
+Pages come from every document family (:func:`paddle_cam.datasets.invoices.render_document`);
+a field's label is the label line(s) of the same field or the label part of a merged line.
 
 The pointing game is a measurement, not an assumption: a classifier can be accurate for other
 reasons than reading the label next to a value (row order in a block, column position, grid
@@ -14,6 +20,7 @@ line and its labels or blanking the region at the map's peak hurts the decision 
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -25,12 +32,14 @@ from ..ocr.regions import region_shares
 from .classifier import FieldClassifier
 from .explanation import FieldExplanation
 from .matching import IOU_THRESH, match_detections
+from .reading import span_polygon
 from .schema import FIELD_CLASSES, FIELD_ZH, GENERATOR_TO_FIELD, field_of_line
 
 
 @dataclass
 class PageCase:
-    """A held-out page with its detected boxes matched to ground truth."""
+    """A held-out page with its detected boxes matched to ground truth (``texts``: the boxes'
+    recognised texts, when the page was read)."""
 
     seed: int
     page: np.ndarray
@@ -38,6 +47,12 @@ class PageCase:
     det_polygons: List[List[List[float]]]
     match: List[Optional[int]]               # per detected box: ground-truth line index or None
     cue_lines: List[Tuple[int, int]] = field(default_factory=list)   # (line, cue class) of drawn cues
+    texts: Optional[List[Tuple[str, float]]] = None                  # per detected box: (text, score)
+
+    @property
+    def family(self) -> str:
+        """The page's document family (``gt["family"]``)."""
+        return str(self.gt.get("family", ""))
 
     @property
     def matched(self) -> List[Tuple[int, int]]:
@@ -52,33 +67,71 @@ class PageCase:
 class PageDetector:
     """Detected line polygons of a page (page pixels, post-process order): PP-OCRv4 mobile DB with
     the default pre- and post-processing, the boxes the field classifier was trained and scored on.
+    :meth:`read` also recognises them with the bundled PP-OCRv4 recogniser (loaded on first use),
+    as the QA tool does.
 
     Args:
         detector: a :class:`paddle_cam.models.det.Detector`; None loads the bundled weights.
+        recognizer: a :class:`paddle_cam.ocr.rec.TextRecognizer`; None loads the bundled one when
+            :meth:`read` is first called.
+
+    Example:
+        >>> det = PageDetector()                                     # doctest: +SKIP
+        >>> polys = det(page_bgr)                                    # doctest: +SKIP
+        >>> polys, texts = det.read(page_bgr)                        # doctest: +SKIP
+        >>> texts[0]                                                 # doctest: +SKIP
+        ('增值税专用发票', 0.998)
     """
 
-    def __init__(self, detector=None):
+    def __init__(self, detector=None, recognizer=None):
         from ..models.det import load_detector
         from ..ocr.db_postprocess import DBPostProcess
         from ..ocr.det_preprocess import DetPreprocess
         from ..ocr.pipeline import TextPipeline
 
-        self.pipeline = TextPipeline(detector or load_detector(), DetPreprocess(), DBPostProcess())
+        self.pipeline = TextPipeline(detector or load_detector(), DetPreprocess(), DBPostProcess(), recognizer)
 
     def __call__(self, page_bgr: np.ndarray) -> List[List[List[float]]]:
         return [b.polygon for b in self.pipeline.detect(page_bgr, recognize=False).boxes]
 
+    def read(self, page_bgr: np.ndarray) -> Tuple[List[List[List[float]]], List[Tuple[str, float]]]:
+        """(polygons, [(text, score)] per polygon): the same boxes as ``__call__``, recognised."""
+        if self.pipeline.rec is None:
+            from ..ocr.rec import TextRecognizer
 
-def make_case(seed: int, detect: PageDetector, cue: bool = False, swap: Optional[Dict[str, str]] = None) -> PageCase:
-    """Render invoice ``seed`` (with the shortcut cue drawn when ``cue``, of another field when
-    ``swap`` maps the true one to it), detect and match it."""
-    from ..datasets.invoices import render_invoice
+            # one thread in the training tool's single-threaded page workers, the reader's default elsewhere
+            self.pipeline.rec = TextRecognizer(threads=int(os.environ.get("OMP_NUM_THREADS") or 0) or None)
+        boxes = self.pipeline.detect(page_bgr, recognize=True).boxes
+        return [b.polygon for b in boxes], [(b.text or "", float(b.text_score or 0.0)) for b in boxes]
 
-    page, gt = render_invoice(seed)
+
+def render_page(seed: int, family: Optional[str] = None) -> Tuple[np.ndarray, dict]:
+    """Page ``seed`` of document ``family`` (drawn from the seed when None), with its ground truth:
+    :func:`paddle_cam.datasets.invoices.render_document`."""
+    from ..datasets.invoices import render_document
+
+    return render_document(seed, family)
+
+
+def make_case(seed: int, detect: PageDetector, cue: bool = False, swap: Optional[Dict[str, str]] = None,
+              family: Optional[str] = None, read: bool = False) -> PageCase:
+    """Render page ``seed`` of ``family`` (:func:`render_page`; with the shortcut cue drawn when
+    ``cue``, of another field when ``swap`` maps the true one to it), detect (and, when ``read``,
+    recognise) and match it.
+
+    >>> case = make_case(91000, PageDetector(), family="taxi")        # doctest: +SKIP
+    >>> case.family, len(case.match) == len(case.det_polygons)       # doctest: +SKIP
+    ('taxi', True)
+    """
+    page, gt = render_page(seed, family)
     cue_lines = draw_cues(page, gt, swap) if cue else []
-    polys = detect(page)
+    texts = None
+    if read:
+        polys, texts = detect.read(page)
+    else:
+        polys = detect(page)
     return PageCase(seed, page, gt, polys, match_detections(polys, gt["lines"], IOU_THRESH),
-                    cue_lines)
+                    cue_lines, texts)
 
 
 # ----------------------------------------------------------------------------- accuracy
@@ -152,7 +205,9 @@ def format_accuracy_table(metrics: dict) -> str:
 
 def own_regions(gt: dict, gt_index: int, grow_px: float) -> List[np.ndarray]:
     """The value line itself and every label line of its schema field (发票代码： for a code,
-    金额 and 合计 for an amount, 价税合计（大写） and （小写） for a total ...), grown by ``grow_px``."""
+    金额 and 合计 for an amount, 价税合计（大写） and （小写） for a total ...), grown by ``grow_px``.
+    A line that holds its label and its value (``value_span``, "名称：XX公司") brings its label
+    along; the buyer's 名称： is a label of ``buyer_name`` only, never of ``seller_name``."""
     line = gt["lines"][gt_index]
     f = field_of_line(line)
     polys = [line["polygon"]] + [l["polygon"] for l in gt["lines"]
@@ -173,16 +228,32 @@ def _inside(pt: Tuple[int, int], polys: Sequence[np.ndarray]) -> bool:
     return any(cv2.pointPolygonTest(np.asarray(p, np.float32).reshape(-1, 1, 2), xy, False) >= 0 for p in polys)
 
 
+def label_part(line: dict) -> Optional[np.ndarray]:
+    """The part of a merged label+value line before its value (``value_span``; characters taken as
+    equally wide), None for a line without a label part.
+
+    >>> line = {"polygon": [[0, 0], [100, 0], [100, 10], [0, 10]], "text": "名称：ab", "value_span": [3, 5]}
+    >>> label_part(line).tolist()
+    [[0.0, 0.0], [60.0, 0.0], [60.0, 10.0], [0.0, 10.0]]
+    """
+    sp = line.get("value_span")
+    if not sp or int(sp[0]) <= 0:
+        return None
+    return np.asarray(span_polygon(line["polygon"], line.get("text", ""), (0, int(sp[0]))), np.float64)
+
+
 def where_is(pt: Optional[Tuple[int, int]], gt: dict, gt_index: int, grow_px: float) -> str:
-    """Where a map's peak lies relative to an explained value line: ``own_line``, ``own_label``
-    (a label of its field), ``same_field_value`` (another value of its field), ``other_text``
-    (any other ground-truth line) or ``non_text`` (grid lines, stamps' rings, blank paper)."""
+    """Where a map's peak lies relative to an explained value line: ``own_line`` (its value),
+    ``own_label`` (a label line of its field, or the label part of the line itself when it holds
+    both), ``same_field_value`` (another value of its field), ``other_text`` (any other
+    ground-truth line) or ``non_text`` (grid lines, stamps' rings, blank paper)."""
     if pt is None:
         return "non_text"
     line = gt["lines"][gt_index]
     f = field_of_line(line)
     if _inside(pt, [grown_polygon(line["polygon"], grow_px)]):
-        return "own_line"
+        lab = label_part(line)
+        return "own_label" if lab is not None and _inside(pt, [lab]) else "own_line"
     hit = [l for l in gt["lines"] if _inside(pt, [grown_polygon(l["polygon"], grow_px)])]
     if any(l["role"] == "label" and GENERATOR_TO_FIELD.get(l["field"]) == f for l in hit):
         return "own_label"
@@ -446,13 +517,21 @@ def pointing_report(clf: FieldClassifier, cases: Sequence[PageCase], grow_px: fl
     explained = explain_cases(clf, cases)
     out = {"pointing_game": pointing_game(clf, cases, grow_px=grow_px, explained=explained)}
     if compare_methods:
-        keep = ("hits", "total", "rate", "peak_at")
-        out["pointing_game_by_method"] = {
-            m: {k: v for k, v in pointing_game(clf, cases, method=m, grow_px=grow_px).items() if k in keep}
-            for m in ("gradcam", "gradcampp", "xgradcam", "hirescam", "layercam")}
-        out["pointing_game_by_layer"] = {
-            layer: {k: v for k, v in pointing_game(clf, cases, layers=[layer], grow_px=grow_px).items() if k in keep}
-            for layer in ("encoder.blocks.1", "encoder.blocks.2", "encoder.blocks.3")}
+        out.update(compare_pointing(clf, cases, grow_px))
     out["occlusion_check"] = occlusion_check(clf, cases, explained=explained)
     out["attribution_example"] = {"seed": cases[0].seed, "lines": attribution_table(clf, cases[0])}
     return out
+
+
+def compare_pointing(clf: FieldClassifier, cases: Sequence[PageCase], grow_px: float = 4.0) -> dict:
+    """The pointing game of the other CAM methods at the default layer
+    (``pointing_game_by_method``) and of the default method one stage finer and one coarser
+    (``pointing_game_by_layer``)."""
+    keep = ("hits", "total", "rate", "peak_at")
+    return {"pointing_game_by_method": {
+                m: {k: v for k, v in pointing_game(clf, cases, method=m, grow_px=grow_px).items() if k in keep}
+                for m in ("gradcam", "gradcampp", "xgradcam", "hirescam", "layercam")},
+            "pointing_game_by_layer": {
+                layer: {k: v for k, v in pointing_game(clf, cases, layers=[layer], grow_px=grow_px).items()
+                        if k in keep}
+                for layer in ("encoder.blocks.1", "encoder.blocks.2", "encoder.blocks.3")}}

@@ -1,10 +1,15 @@
 """Training the invoice-field classifier: its data, its optimiser, its trainer, and the choice of
 its default explanation method.
 
-Data (:func:`page_samples`): invoices rendered by seed and detected by PP-OCRv4; every
+Data (:func:`page_samples`): pages of the document families (``Data.families``,
+:func:`paddle_cam.datasets.invoices.render_document`) rendered by seed and detected by PP-OCRv4.
+A page's family follows from its seed (:func:`page_family`: the families in turn); pages of the
+held-out family ``Data.holdout`` are skipped (:func:`page_plan`), never trained on. Every
 ground-truth line, in the detector's own box where one matches it (``Data.detector_boxes``), else
 in its polygon grown and jittered like a DB box (:func:`~.matching.detector_like_polygon`),
-labelled with its schema field (label lines are ``other``). Class imbalance: ``other`` lines that
+labelled with its schema field (label lines are ``other``; a line holding its label and its value,
+``value_span``, is a value line of its field: the classifier labels the box, the page reader
+splits it). Class imbalance: ``other`` lines that
 look like a field (:func:`hard_negative`) are all kept, the remaining ``other`` lines are
 subsampled (``Data.other_keep``), and the loss is weighted by inverse square-root class frequency
 (:func:`class_weights`). Counterfactual windows (:mod:`.counterfactuals`) make the value and its
@@ -12,7 +17,8 @@ label the evidence, not the layout around them. Every page's jitter comes from i
 the data order from ``Global.seed``: two runs give bit-identical weights.
 
 Evaluation pages go through the same detector, boxes matched to ground-truth lines grown like DB
-boxes (:func:`~.matching.match_detections`): what the QA tool feeds the classifier.
+boxes (:func:`~.matching.match_detections`), and are read by the bundled PP-OCRv4 recogniser:
+what the QA tool feeds the classifier and the page reader.
 """
 from __future__ import annotations
 
@@ -25,7 +31,8 @@ import numpy as np
 import paddle
 import paddle.nn.functional as F
 
-from ..datasets.invoices import render_invoice
+from ..datasets.invoices import FAMILIES, check_family, render_document
+from ..errors import InputError
 from ..geometry import box_height, grown_polygon
 from .classifier import MODEL_NAME, FieldClassifier
 from .counterfactuals import paper_background, window_u8_mixed
@@ -37,8 +44,8 @@ from .windows import WindowSpec, normalize_u8, page_planes, window_u8
 Log = Callable[[str], None]
 
 # the keys of the config's Data section that page_samples reads
-DATA_KEYS = ("other_keep", "hard_other_keep", "field_copies", "shortcut", "context_drop", "evidence_drop",
-             "context_swap", "detector_boxes")
+DATA_KEYS = ("families", "holdout", "other_keep", "hard_other_keep", "field_copies", "shortcut", "context_drop",
+             "evidence_drop", "context_swap", "detector_boxes")
 
 # 'other' lines that look like a field: the field labels themselves (发票代码：, 金额 ...), the stamp's
 # copy of the seller's name and tax id, the 机器编号 digits, and the price / quantity columns
@@ -56,6 +63,61 @@ def _detector() -> PageDetector:
     return _DETECT
 
 
+# ----------------------------------------------------------------------------- families and pages
+
+
+def check_families(families, holdout: Optional[str] = None) -> Tuple[Tuple[str, ...], Optional[str]]:
+    """``(families, holdout)`` of a config, checked: known family keys without repeats (a list or
+    ``"a,b"``; empty or None = all), the held-out one among them, at least one left to train on.
+
+    >>> check_families("taxi,train", "taxi")
+    (('taxi', 'train'), 'taxi')
+    """
+    if isinstance(families, str):
+        families = [f.strip() for f in families.split(",") if f.strip()]
+    fams = tuple(check_family(str(f)) for f in (families or FAMILIES))
+    if len(set(fams)) != len(fams):
+        raise InputError(f"Data.families lists a family twice: {', '.join(fams)}")
+    if holdout in (None, "", "null", "none"):
+        holdout = None
+    elif check_family(str(holdout)) not in fams:
+        raise InputError(f"Data.holdout {holdout} is not one of Data.families ({', '.join(fams)})")
+    if holdout is not None and len(fams) < 2:
+        raise InputError(f"Data.holdout {holdout} leaves no family to train on; give Data.families more than one")
+    return fams, holdout
+
+
+def page_family(seed: int, families: Sequence[str]) -> str:
+    """The family of page ``seed``: the families in turn (``families[seed % len(families)]``), so
+    that a seed's family does not depend on which family is held out.
+
+    >>> page_family(12, ("vat_special", "vat_normal", "taxi"))
+    'vat_special'
+    """
+    return str(families[int(seed) % len(families)])
+
+
+def page_plan(seed0: int, pages: int, families: Sequence[str], holdout: Optional[str] = None) -> List[Tuple[int, str]]:
+    """``pages`` (seed, family) pairs from seed ``seed0`` on, families by :func:`page_family`,
+    the pages of ``holdout`` skipped: the held-out family is never among them, and every other
+    family's pages are the same whichever family is held out (leave-one-family-out shares them).
+
+    >>> page_plan(10, 3, ("vat_special", "taxi", "train"), holdout="taxi")
+    [(11, 'train'), (12, 'vat_special'), (14, 'train')]
+    """
+    fams = tuple(families)
+    if not fams or (holdout is not None and set(fams) <= {holdout}):
+        raise ValueError(f"no family left to draw pages from: families {fams}, holdout {holdout}")
+    out: List[Tuple[int, str]] = []
+    seed = int(seed0)
+    while len(out) < int(pages):
+        f = page_family(seed, fams)
+        if f != holdout:
+            out.append((seed, f))
+        seed += 1
+    return out
+
+
 # ----------------------------------------------------------------------------- data
 
 
@@ -71,21 +133,26 @@ def median_glyph_px(gt: dict) -> float:
     return float(np.median([box_height(ln["polygon"]) for ln in gt["lines"]])) if gt["lines"] else 24.0
 
 
-def page_samples(job: Tuple[int, str, dict]) -> dict:
-    """Windows (uint8) and labels of one page; a pure function of (seed, kind, data config).
+def page_samples(job: Tuple) -> dict:
+    """Windows (uint8) and labels of one page; a pure function of (seed, kind, data config, family).
 
-    ``job`` is ``(seed, "train" | "eval", {key: Data[key] for key in DATA_KEYS})``. Returns
-    ``{"seed", "kind", "x": (N, 3, H, W) uint8, "y": (N,) int64}``; ``eval`` pages also carry
-    ``polygons``, ``match``, ``page`` and ``gt`` (the report explains them again).
+    ``job`` is ``(seed, "train" | "eval", {key: Data[key] for key in DATA_KEYS}[, family])``; the
+    family defaults to :func:`page_family` of the seed over ``Data.families``, and a ``train`` page
+    of ``Data.holdout`` is refused. Returns ``{"seed", "family", "kind", "x": (N, 3, H, W) uint8,
+    "y": (N,) int64}``; ``eval`` pages also carry ``polygons``, ``match``, ``texts`` (recognised),
+    ``page`` and ``gt`` (the report explains and reads them again).
     """
-    seed, kind, data = job
+    seed, kind, data = job[:3]
+    family = job[3] if len(job) > 3 and job[3] is not None else page_family(seed, check_families(data["families"])[0])
+    if kind == "train" and family == data.get("holdout"):
+        raise ValueError(f"page {seed} is of the held-out family {family}: it must not be trained on")
     spec = WindowSpec()
-    page, gt = render_invoice(seed)
+    page, gt = render_document(seed, family)
     if data["shortcut"] and kind == "train":
         draw_cues(page, gt)
     planes = page_planes(page)
     xs, ys = [], []
-    out = {"seed": seed, "kind": kind}
+    out = {"seed": seed, "family": family, "kind": kind}
     if kind == "train":
         rng = np.random.RandomState(seed)  # jitter depends on the page only: same data in every run
         # The boxes the classifier will see are PP-OCRv4's: digits-only lines 2x as tall as their
@@ -140,13 +207,13 @@ def page_samples(job: Tuple[int, str, dict]) -> dict:
                     xs.append(window_u8_mixed(planes, bg, poly, spec, own, keep=True, fill=other))
                     ys.append(FIELD_CLASSES.index(f))
     else:
-        polys = _detector()(page)
+        polys, texts = _detector().read(page)
         match = match_detections(polys, gt["lines"])
         for poly, j in zip(polys, match):
             if j is not None:
                 xs.append(window_u8(planes, poly, spec))
                 ys.append(FIELD_CLASSES.index(field_of_line(gt["lines"][j])))
-        out.update(polygons=polys, match=match, page=page, gt=gt)  # the report needs the page again
+        out.update(polygons=polys, match=match, texts=texts, page=page, gt=gt)  # the report needs the page again
     h, w = spec.input_hw
     out["x"] = np.stack(xs) if xs else np.zeros((0, 3, h, w), np.uint8)
     out["y"] = np.asarray(ys, np.int64)
@@ -295,8 +362,8 @@ def train(cfg: dict, x_u8: np.ndarray, y: np.ndarray, eval_x: np.ndarray, eval_y
 
 
 def cases_of(results: Sequence[dict]) -> List[PageCase]:
-    """``PageCase`` of pages generated as ``eval`` by :func:`page_samples`."""
-    return [PageCase(r["seed"], r["page"], r["gt"], r["polygons"], r["match"]) for r in results]
+    """``PageCase`` (with recognised texts) of pages generated as ``eval`` by :func:`page_samples`."""
+    return [PageCase(r["seed"], r["page"], r["gt"], r["polygons"], r["match"], texts=r.get("texts")) for r in results]
 
 
 def select_method(model: paddle.nn.Layer, results: Sequence[dict], candidates: Sequence[str], grow_px: float,
