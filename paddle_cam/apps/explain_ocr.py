@@ -3,9 +3,13 @@
     python tools/explain_ocr.py --img demo_docs/invoices/invoice_0100.jpg --vdl_dir runs
     python tools/explain_ocr.py --img invoices/ --boxes top-5 --method layercam --layers scales
     python tools/explain_ocr.py --img page.png --missed 120,340,560,372 -o PostProcess.box_thresh=0.5
+    python tools/explain_ocr.py --img invoice.jpg --rec --boxes 3,7        # every character of boxes 3 and 7
+    python tools/explain_ocr.py --img invoice.jpg --chars 3:5 -o Rec.contrast=runner-up
 
 Per image, OUT/<name>/: page.png (all-text heatmap + boxes and their text), panels/<target>.png,
-raw/<target>.npy (un-normalised maps) and report.json (written last).
+raw/<target>.npy (un-normalised maps) and report.json (written last). With --rec or --chars also
+rec/box_<id>.png (crop, text with per-character confidence, per-character maps), rec/raw/*.npy
+(maps on the crop) and report.json "rec".
 """
 import argparse
 import os
@@ -31,6 +35,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--layers", default=None, help="comma-separated layer names or aliases (neck, stage5, scales)")
     p.add_argument("--region", action="append", default=None, help="explain a region x1,y1,x2,y2[,...] (repeatable)")
     p.add_argument("--missed", action="append", default=None, help="a line that was not detected x1,y1,x2,y2[,...]")
+    p.add_argument("--rec", action="store_const", const=True, default=None,
+                   help="also explain every character the recogniser read in the selected boxes")
+    p.add_argument("--chars", action="append", default=None,
+                   help="explain box BOX's characters K,..: BOX:K[,K..] | BOX:least | BOX:string | BOX:all (repeatable)")
     p.add_argument("--vdl_dir", default=None, help="log images/scalars/text to VisualDL here")
     p.add_argument("--vdl_run", default=None, help="VisualDL run name = model variant (default base)")
     p.add_argument("--device", default=None, help="cpu or gpu")
@@ -47,8 +55,22 @@ def build_config(args: argparse.Namespace) -> dict:
     set_from_args(cfg, args, {
         **MODEL_ARGS, "output": "Global.output", "vdl_dir": "Global.vdl_dir", "vdl_run": "Global.vdl_run",
         "device": "Global.device", "boxes": "Explain.boxes", "method": "Explain.method",
-        "layers": "Explain.layers", "region": "Explain.regions", "missed": "Explain.missed"})
+        "layers": "Explain.layers", "region": "Explain.regions", "missed": "Explain.missed",
+        "rec": "Rec.explain", "chars": "Rec.chars"})
     cfg["Explain"]["layers"] = as_list(cfg["Explain"]["layers"])
+    r = cfg["Rec"]
+    r["layers"] = as_list(r["layers"])
+    # one spec "3:0,2" holds commas itself: a string is one spec, not a comma list
+    r["chars"] = [r["chars"]] if isinstance(r["chars"], str) else [str(c) for c in r["chars"] or []]
+    if (r["explain"] or r["chars"]) and not cfg["Global"].get("use_rec", True):
+        raise InputError("--rec / --chars explain the recogniser: Global.use_rec must be true")
+    if r["explain"] or r["chars"]:
+        from ..methods import get_method
+        from ..ocr.explain import parse_char_spec
+
+        for spec in r["chars"]:
+            parse_char_spec(spec)
+        get_method(r["method"])
     if cfg["Output"]["raw_maps"] not in RAW_MAPS:
         raise InputError(f"Output.raw_maps must be grid, page or none, not {cfg['Output']['raw_maps']}")
     return cfg
@@ -61,7 +83,14 @@ def build_explainer(cfg: dict):
 
     e = cfg["Explain"]
     pipeline = TextPipeline.from_config(cfg)
-    return OCRExplainer(pipeline, e["method"], e["layers"], method_kwargs(e), bool(e["gradient_support"]))
+    r = cfg["Rec"]
+    rec_explainer = None
+    if (r["explain"] or r["chars"]) and pipeline.rec is not None:
+        from ..ocr.rec_explain import RecExplainer
+
+        rec_explainer = RecExplainer(pipeline.rec.recognizer, r["method"], r["layers"] or None)
+    return OCRExplainer(pipeline, e["method"], e["layers"], method_kwargs(e), bool(e["gradient_support"]),
+                        rec_explainer)
 
 
 def main(argv=None) -> int:
@@ -118,6 +147,11 @@ def explain_one(explainer, path: str, out_root: str, cfg: dict, regions, missed,
     e, o = cfg["Explain"], cfg["Output"]
     img = read_image(path, max_pixels=int(o["max_pixels"]))
     result = explainer.explain_page(img, e["boxes"], bool(e["all_text"]), regions, missed)
+    r = cfg["Rec"]
+    if explainer.rec_explainer is not None:
+        from ..ocr.explain import explain_rec
+
+        result.rec = explain_rec(explainer, result.page, e["boxes"], r["chars"], r["contrast"])
     stem = os.path.splitext(os.path.basename(path))[0]
     return write_page(os.path.join(out_root, stem), path, result, model_record(explainer.pipeline),
                       explainer.method.name, explainer.layers, float(o["alpha"]), o["raw_maps"], vdl, safe_tag(stem))

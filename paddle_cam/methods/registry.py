@@ -14,6 +14,7 @@ import inspect
 from typing import Any, Dict, List, Optional, Sequence
 
 from ..errors import InputError
+from .attention_rollout import AttentionRollout
 from .eigen_cam import EigenCAM
 from .grad_cam import GradCAM
 from .grad_cam_plusplus import GradCAMPlusPlus
@@ -30,10 +31,10 @@ KINDS = ("layer_cam", "input_gradient", "black_box")
 
 METHODS: Dict[str, type] = {cls.name: cls for cls in (
     GradCAM, GradCAMPlusPlus, XGradCAM, LayerCAM, HiResCAM, EigenCAM, ScoreCAM,
-    IntegratedGradients, SmoothGrad, Occlusion, RISE)}
+    IntegratedGradients, SmoothGrad, Occlusion, RISE, AttentionRollout)}
 
 # spellings that the normalisation below (case, '-', '_', '++' -> 'pp') does not reach
-_ALIASES = {"ig": "integrated_gradients"}
+_ALIASES = {"ig": "integrated_gradients", "rollout": "attention_rollout"}
 
 
 def _key(name: str) -> str:

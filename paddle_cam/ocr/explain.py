@@ -56,6 +56,8 @@ class PageResult:
 
     page: OCRPage
     explanations: List[Explanation] = field(default_factory=list)
+    # per-character recognition explanations: (box id, LineExplanation) or (box id, error message)
+    rec: List[tuple] = field(default_factory=list)
 
 
 def resolve_layers(detector: Detector, layers: Optional[Sequence[str]]) -> List[str]:
@@ -107,8 +109,9 @@ class OCRExplainer:
     and all text), with the detection (and reading) of :class:`TextPipeline`."""
 
     def __init__(self, pipeline: TextPipeline, method: str = "gradcam", layers: Optional[Sequence[str]] = None,
-                 method_kwargs: Optional[dict] = None, gradient_support: bool = True):
+                 method_kwargs: Optional[dict] = None, gradient_support: bool = True, rec_explainer=None):
         self.pipeline = pipeline
+        self.rec_explainer = rec_explainer  # a rec_explain.RecExplainer of the pipeline's recogniser, or None
         self.method = get_method(method)
         self.layers = resolve_layers(pipeline.detector, layers)
         self.method_kwargs = dict(method_kwargs or {})
@@ -175,6 +178,55 @@ class OCRExplainer:
             ex.regions = labels.shares(raw)
             result.explanations.append(ex)
         return result
+
+
+def parse_char_spec(spec: str) -> tuple:
+    """``BOX:K[,K..]`` | ``BOX:least`` | ``BOX:all`` | ``BOX:string`` -> (box id, chars) for ``--chars``.
+
+    Example:
+        >>> parse_char_spec("3:0,2"), parse_char_spec("5:least")
+        ((3, [0, 2]), (5, 'least'))
+    """
+    box, sep, chars = str(spec).partition(":")
+    try:
+        box_id = int(box)
+        if not sep or chars.strip() in ("", "all"):
+            return box_id, "all"
+        if chars.strip() in ("least", "string"):
+            return box_id, chars.strip()
+        return box_id, [int(k) for k in chars.split(",") if k.strip()]
+    except ValueError:
+        raise InputError(f"--chars '{spec}' must be BOX:K[,K...], BOX:least, BOX:string or BOX:all, e.g. 3:0,2") from None
+
+
+def explain_rec(explainer: "OCRExplainer", page: OCRPage, boxes_spec: str = "all", char_specs: Sequence = (),
+                contrast: Optional[str] = None) -> List[tuple]:
+    """Per-character explanations of the recogniser on a detected page.
+
+    ``char_specs`` (``--chars``): explain only those boxes and characters; a bad box id, an empty
+    text or an index out of range is an InputError (a single target: exit 2). Otherwise every
+    character of the boxes ``boxes_spec`` selects; a box that cannot be explained (no text) is
+    recorded as ``(box id, message)`` and the page continues.
+    """
+    rx = explainer.rec_explainer
+    if rx is None:
+        raise InputError("recognition explanations need a recogniser: set Global.use_rec: true")
+    out: List[tuple] = []
+    by_id = {b.id: b for b in page.boxes}
+    if char_specs:
+        for spec in char_specs:
+            box_id, chars = parse_char_spec(spec) if isinstance(spec, str) else spec
+            if box_id not in by_id:
+                raise InputError(f"--chars: no box with id {box_id} (the page has {len(page.boxes)} boxes, "
+                                 f"ids 0..{len(page.boxes) - 1})")
+            out.append((box_id, rx.explain_box(page.image, by_id[box_id].polygon, chars=chars, contrast=contrast)))
+        return out
+    for b in select_boxes(page.boxes, boxes_spec):
+        try:
+            out.append((b.id, rx.explain_box(page.image, b.polygon, chars="all", contrast=contrast)))
+        except InputError as err:
+            out.append((b.id, str(err)))
+    return out
 
 
 def compact_raw(layer_maps: Mapping[str, np.ndarray]) -> np.ndarray:

@@ -79,7 +79,12 @@ def model_record(pipeline) -> Dict:
 
 def write_page(out_dir: str, image_path: str, result: PageResult, model_info: Dict, method: str, layers: List[str],
                alpha: float = 0.45, raw_maps: str = "grid", vdl=None, vdl_prefix: str = "") -> Dict:
-    """Write every output of one explained page and return the report dict."""
+    """Write every output of one explained page and return the report dict.
+
+    With per-character recognition explanations (``result.rec``, issue 15) the report gets a
+    ``rec`` list (one entry per box: text, score, panel, and per character its text, confidence,
+    frames, raw crop map and share in its own column; a box that could not be explained has an
+    ``error``); nothing else changes."""
     page = result.page
     H, W = page.page_hw
     boxes = page.boxes
@@ -142,5 +147,11 @@ def write_page(out_dir: str, image_path: str, result: PageResult, model_info: Di
         "page_overlay": os.path.abspath(page_path),
         "explanations": explanations,
     }
+    if result.rec:
+        from .rec_panel import write_rec_box
+
+        report["rec"] = [write_rec_box(out_dir, box_id, line, alpha, raw_maps != "none", vdl, vdl_prefix)
+                         if not isinstance(line, str) else {"box_id": int(box_id), "error": line}
+                         for box_id, line in result.rec]
     save_json(os.path.join(out_dir, "report.json"), report)
     return report
