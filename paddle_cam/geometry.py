@@ -103,3 +103,21 @@ def box_window(polygon: Sequence[Sequence[float]], hw: Sequence[int], grow: floa
             out.append((a, min(size, a + need)))
     (x0, x1), (y0, y1) = out
     return x0, y0, x1, y1
+
+
+def span_polygon(polygon, text: str, span: Tuple[int, int]) -> List[List[float]]:
+    """The part of a line's quadrilateral that holds characters ``span`` of its text (characters
+    taken as equally wide): where a value sits inside a box it shares with its label.
+
+    >>> span_polygon([[0, 0], [100, 0], [100, 10], [0, 10]], "abcd", (2, 4))
+    [[50.0, 0.0], [100.0, 0.0], [100.0, 10.0], [50.0, 10.0]]
+    """
+    p = np.asarray(polygon, np.float64).reshape(-1, 2)
+    if len(p) != 4:
+        return [[round(float(x), 2), round(float(y), 2)] for x, y in p]
+    n = max(1, len(text or ""))
+    a, b = max(0, span[0]) / n, min(n, span[1]) / n
+    tl, tr, br, bl = p
+    top = [tl + (tr - tl) * a, tl + (tr - tl) * b]
+    bot = [bl + (br - bl) * b, bl + (br - bl) * a]
+    return [[round(float(x), 2), round(float(y), 2)] for x, y in (top[0], top[1], bot[0], bot[1])]

@@ -114,3 +114,33 @@ def test_lofo_tiny(tmp_path):
     assert "| taxi |" in md and "invoice_number" in md and "training time" in md
     assert (out / "models" / "taxi" / "model.pdparams").is_file()
     assert rep["summary"] == saved["summary"]
+
+
+def test_label_planes_mark_the_labels_read_where_they_stand():
+    """The window's label planes hold each label where it was read, in the plane of what it names;
+    a misspelt-beyond-tolerance label paints nothing, a block header its whole box."""
+    from paddle_cam.invoice.label_context import TEXT_CHANNELS, label_regions
+    from paddle_cam.invoice.windows import WindowSpec, compute_window, page_planes, window_u8
+
+    page = np.full((200, 600, 3), 255, np.uint8)
+    value = [[200, 100], [360, 100], [360, 120], [200, 120]]
+    boxes = [([[40, 100], [180, 100], [180, 120], [40, 120]], "发票号码："), (value, "12345678"),
+             ([[40, 40], [120, 40], [120, 60], [40, 60]], "销售方"),
+             ([[400, 100], [560, 100], [560, 120], [400, 120]], "某某某某：")]
+    spec = WindowSpec(text_channels=TEXT_CHANNELS)
+    x = window_u8(page_planes(page), value, spec, regions=label_regions(boxes))
+    assert x.shape == (spec.channels,) + spec.input_hw
+    x0, y0, x1, y1 = compute_window(value, spec)
+    sx, sy = spec.input_hw[1] / (x1 - x0), spec.input_hw[0] / (y1 - y0)
+
+    def at(px, py):   # page pixel -> input cell
+        return int((py - y0) * sy), int((px - x0) * sx)
+
+    number, seller = 3 + TEXT_CHANNELS.index("number"), 3 + TEXT_CHANNELS.index("seller")
+    assert x[number][at(110, 110)] == 255 and x[number][at(280, 110)] == 0   # on the label, not the value
+    assert x[seller][at(80, 50)] == 255 and x[seller].sum() < x[number].sum() * 2
+    assert x[2][at(280, 110)] == 255                                        # the marker on the value
+    others = [c for c in range(3, spec.channels) if c not in (number, seller)]
+    assert x[others].max() == 0                                              # 某某某某 is no label
+    plain = window_u8(page_planes(page), value, WindowSpec())
+    np.testing.assert_array_equal(plain, x[:3])                              # image channels unchanged

@@ -38,7 +38,9 @@ def qa_run(tmp_path_factory, root):
     with pikepdf.open(src / "c_two_pages.pdf") as pdf:
         pdf.save(src / "g_locked.pdf", encryption=pikepdf.Encryption(owner="o", user="secret"))
     out = d / "out"
-    code, so, se = run("--input", str(src), "--output", str(out), "-o", "Explain.mode=all")
+    # every value character below 0.999: most values get their least confident characters explained
+    code, so, se = run("--input", str(src), "--output", str(out), "-o", "Explain.mode=all",
+                       "Explain.rec_min_confidence=0.999", "Explain.rec_max_chars=2")
     return code, so, se, out, src
 
 
@@ -107,6 +109,26 @@ def test_page_reading_per_field_accuracy_and_crosschecks(qa_run):
     assert "page reading: accuracy per field" in index and "23739.21" in index
 
 
+def test_low_confidence_characters_of_values_are_explained(qa_run):
+    """Why was this character read: each value's least confident characters (below the threshold,
+    inside the value's span) get a panel and a map on the crop, referenced from the field."""
+    _, _, _, out, _ = qa_run
+    rep = json.loads((out / "a_invoice" / "report.json").read_text(encoding="utf-8"))
+    assert rep["rec"], "no value character was explained"
+    by_box = {b["id"]: b for b in rep["boxes"]}
+    for entry in rep["rec"]:
+        f = rep["fields"][entry["field"]]
+        assert f["box_id"] == entry["box_id"] and entry["text"] == by_box[entry["box_id"]]["text"]
+        assert os.path.isfile(entry["panel"]) and 1 <= len(entry["chars"]) <= 2
+        a, b = f["span"]
+        for c in entry["chars"]:
+            assert a <= c["index"] < b and c["confidence"] < 0.999 and entry["text"][c["index"]] == c["char"]
+            assert np.load(c["raw_map"]).ndim == 2 and 0 <= c["share_in_column"] <= 1
+        assert [c["index"] for c in f["low_confidence_chars"]] == [c["index"] for c in entry["chars"]]
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "low confidence: " in index and "rec/box_" in index
+
+
 def test_index_html_renders_in_chromium(qa_run, tmp_path):
     _, _, _, out, _ = qa_run
     exe = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -133,7 +155,9 @@ def test_rerun_skips_finished_pages(qa_run):
 @pytest.mark.parametrize("opt,expect", [("QA.min_det_scor=0.5", "did you mean QA.min_det_score"),
                                         ("Explain.mode=most", "Explain.mode must be"),
                                         ("Output.redact=maybe", "Output.redact must be true/false"),
-                                        ("QA.reference_date=yesterday", "QA.reference_date must be a date")])
+                                        ("QA.reference_date=yesterday", "QA.reference_date must be a date"),
+                                        ("Explain.rec_chars=some", "Explain.rec_chars must be low or none"),
+                                        ("Explain.rec_method=gradcan", "gradcam")])
 def test_bad_config_exits_2_before_loading_models(tmp_path, root, opt, expect):
     inv = os.path.join(root, "demo_docs", "invoices", "invoice_0101.jpg")
     code, so, se = run("--input", inv, "--output", str(tmp_path / "out"), "--det_model_dir", str(tmp_path / "none"),

@@ -244,7 +244,7 @@ def test_page_truth_of_a_demo_page(root):
     assert all(x["correct"] for x in scored.values()), scored
 
 
-@pytest.mark.parametrize("module", ["normalize", "labels", "crosscheck", "reading"])
+@pytest.mark.parametrize("module", ["normalize", "labels", "crosscheck", "reading", "label_context"])
 def test_docstring_examples(module):
     import doctest
     import importlib

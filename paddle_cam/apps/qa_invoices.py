@@ -52,6 +52,12 @@ def build_config(args: argparse.Namespace) -> dict:
             datetime.date.fromisoformat(str(ref))
         except ValueError:
             raise InputError(f"QA.reference_date must be a date YYYY-MM-DD or null, not {ref}") from None
+    if cfg["Explain"]["rec_chars"] not in ("low", "none"):
+        raise InputError(f"Explain.rec_chars must be low or none, not {cfg['Explain']['rec_chars']}")
+    if cfg["Explain"]["rec_chars"] != "none":
+        from ..methods import get_method
+
+        get_method(cfg["Explain"]["rec_method"])   # an unknown name fails here, before the models load
     if cfg["Explain"]["mode"] not in EXPLAIN_MODES:
         raise InputError(f"Explain.mode must be {', '.join(EXPLAIN_MODES[:-1])} or {EXPLAIN_MODES[-1]}, "
                          f"not {cfg['Explain']['mode']}")
@@ -67,7 +73,13 @@ def build_qa(cfg: dict):
 
     pipeline = TextPipeline.from_config(cfg, use_rec=True, line_classifier=load_orientation_classifier())
     field_clf = FieldClassifier.load(cfg["Global"]["field_model_dir"])
-    return InvoiceQA(pipeline, field_clf, cfg["QA"], cfg["Explain"])
+    rec_explainer = None
+    if cfg["Explain"]["rec_chars"] != "none":
+        from ..ocr.rec_explain import RecExplainer
+
+        rec_explainer = RecExplainer(pipeline.rec.recognizer, cfg["Explain"]["rec_method"],
+                                     cfg["Explain"]["rec_layers"] or None)
+    return InvoiceQA(pipeline, field_clf, cfg["QA"], cfg["Explain"], rec_explainer)
 
 
 def main(argv=None) -> int:

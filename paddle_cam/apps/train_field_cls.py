@@ -150,8 +150,8 @@ def main(argv=None) -> int:
     from paddle_cam.invoice.pointing import (PageDetector, attribution_table, compare_pointing, evaluate,
                                              format_accuracy_table, shortcut_report)
     from paddle_cam.invoice.schema import FIELD_CLASSES
-    from paddle_cam.invoice.training import DATA_KEYS, cases_of, generate, select_method, train
-    from paddle_cam.invoice.windows import WindowSpec, normalize_u8
+    from paddle_cam.invoice.training import DATA_KEYS, cases_of, generate, select_method, train, window_spec
+    from paddle_cam.invoice.windows import normalize_u8
     from paddle_cam.io import save_json
     from paddle_cam.models.export import save_inference
 
@@ -188,15 +188,17 @@ def main(argv=None) -> int:
                  "eval_seeds": [ev_plan[0][0], ev_plan[-1][0]]}
         extra = {"Training": dict(seeds, families=trained_on, held_out_family=d["holdout"], shortcut_cue=shortcut,
                                   config=recipe)}
+        spec = window_spec(data)
         selection = select_method(model, sel_res, list(cfg["Explain"]["candidates"]), float(cfg["Report"]["grow_px"]),
-                                  log=stderr)
+                                  spec, log=stderr)
         if selection:
             extra["Explain"] = {"default_layer": selection["layer"], "default_method": selection["method"],
                                 "selected_on": {"seeds": [sel_plan[0][0], sel_plan[-1][0]],
                                                 "pointing_game": selection["rates"]}}
         export = bool(g["export_inference"])
-        h, w = WindowSpec().input_hw
-        save_inference(model, out_dir, (None, 3, h, w), FieldClassifier(model, FIELD_CLASSES).inference_yml(extra),
+        h, w = spec.input_hw
+        save_inference(model, out_dir, (None, spec.channels, h, w),
+                       FieldClassifier(model, FIELD_CLASSES, spec).inference_yml(extra),
                        program=export, params=True)
 
         # --- report on held-out pages, through the saved folder (what users load) ---

@@ -100,8 +100,7 @@ def run_lofo(cfg: dict, out_dir: str, log: Optional[Log] = None) -> dict:
     the report also written to ``out_dir/lofo.json``."""
     from ..invoice.classifier import FieldClassifier
     from ..invoice.schema import FIELD_CLASSES
-    from ..invoice.training import DATA_KEYS, cases_of, generate, select_method, train
-    from ..invoice.windows import WindowSpec
+    from ..invoice.training import DATA_KEYS, cases_of, generate, select_method, train, window_spec
     from ..io import ensure_writable_dir, save_json
     from ..models.export import save_inference
 
@@ -131,7 +130,8 @@ def run_lofo(cfg: dict, out_dir: str, log: Optional[Log] = None) -> dict:
     log(f"data: {len(union)} training pages, {sum(len(v) for v in ev_plan.values())} evaluation pages, "
         f"{len(sel_union)} selection pages ({t_data:.0f} s)")
 
-    h_in, w_in = WindowSpec().input_hw
+    spec = window_spec(data)
+    h_in, w_in = spec.input_hw
     results: Dict[str, dict] = {}
     for h in held:
         tr = [by_key[(s, f, "train")] for s, f in train_plan[h]]
@@ -147,8 +147,8 @@ def run_lofo(cfg: dict, out_dir: str, log: Optional[Log] = None) -> dict:
         t_train = time.time() - t1
         del x, y
         sel = select_method(model, [by_key[(s, f, "select")] for s, f in sel_plan[h]],
-                            list(cfg["Explain"]["candidates"]), float(cfg["Report"]["grow_px"]), log=log)
-        clf = FieldClassifier(model, FIELD_CLASSES)
+                            list(cfg["Explain"]["candidates"]), float(cfg["Report"]["grow_px"]), spec, log=log)
+        clf = FieldClassifier(model, FIELD_CLASSES, spec)
         if sel:
             clf.default_method = sel["method"]
         extra = {"Training": {"held_out_family": h, "train_families": [f for f in fams if f != h],
@@ -157,7 +157,7 @@ def run_lofo(cfg: dict, out_dir: str, log: Optional[Log] = None) -> dict:
             extra["Explain"] = {"default_layer": sel["layer"], "default_method": sel["method"],
                                 "selected_on": {"pages": [list(p) for p in sel_plan[h]],
                                                 "pointing_game": sel["rates"]}}
-        save_inference(model, os.path.join(out_dir, "models", h), (None, 3, h_in, w_in), clf.inference_yml(extra),
+        save_inference(model, os.path.join(out_dir, "models", h), (None, spec.channels, h_in, w_in), clf.inference_yml(extra),
                        program=False, params=True)
         t2 = time.time()
         rep = family_report(clf, cases_of(ev), float(cfg["Report"]["grow_px"]), int(cfg["Report"]["pointing_pages"]),

@@ -14,8 +14,10 @@ import yaml
 from ..errors import InputError, ModelLoadError
 from .baselines import field_baseline
 from .explanation import FieldExplanation, slice_cam
+from .label_context import label_regions, label_spans, regions_of
 from .schema import FIELD_CLASSES, FIELD_ZH, GENERATOR_TO_FIELD
-from .windows import Polygon, Window, WindowSpec, compute_window, normalize_u8, page_planes, paste_to_page, window_u8
+from .windows import (Polygon, Window, WindowSpec, compute_window, normalize_u8, overlaps, page_planes, paste_to_page,
+                      window_u8)
 
 MODEL_NAME = "PP-LCNet_x0_25_invoice_field"
 DEFAULT_LAYER = "encoder.blocks.2"  # stride 8: one cell per line height (see paddle_cam.invoice.windows)
@@ -56,7 +58,10 @@ def _field_window(cfg: Optional[dict]) -> Optional[dict]:
 class FieldClassifier:
     """PP-LCNet deciding the invoice field of each text line from a context window around it.
 
-    ``model`` (eval mode) maps (N, 3, 80, 160) windows to (N, C) probabilities over ``labels``.
+    ``model`` (eval mode) maps (N, C_in, 80, 160) windows to (N, C) probabilities over ``labels``.
+    A model with label planes (``spec.text_channels``) also reads the page's recognised texts:
+    pass ``page_boxes`` (the page's boxes with ``.polygon`` and ``.text``, or ``(polygon, text)``
+    pairs) to :meth:`prepare`, :meth:`classify` and :meth:`explain`.
     """
 
     def __init__(self, model: paddle.nn.Layer, labels: Sequence[str], spec: WindowSpec = WindowSpec(),
@@ -120,18 +125,36 @@ class FieldClassifier:
         which is then padded with zeros)."""
         return compute_window(polygon, self.spec)
 
-    def prepare_u8(self, page_bgr: np.ndarray, polygons: Sequence[Polygon]) -> np.ndarray:
-        """(N, 3, H, W) uint8 windows (compact storage for training)."""
+    @property
+    def reads_labels(self) -> bool:
+        """Whether the model's input has label planes (it then needs the page's recognised texts)."""
+        return bool(self.spec.text_channels)
+
+    def label_regions(self, page_boxes: Optional[Sequence]) -> Optional[list]:
+        """The label planes' regions of a page (None for a model without label planes)."""
+        if not self.reads_labels:
+            return None
+        if page_boxes is None:
+            raise InputError(f"the field classifier {self.source or self.name} reads the labels printed around a line: "
+                             "pass page_boxes, the page's recognised boxes (objects with .polygon and .text, or "
+                             "(polygon, text) pairs)")
+        return label_regions(page_boxes)
+
+    def prepare_u8(self, page_bgr: np.ndarray, polygons: Sequence[Polygon],
+                   page_boxes: Optional[Sequence] = None) -> np.ndarray:
+        """(N, C, H, W) uint8 windows (compact storage for training)."""
+        regions = self.label_regions(page_boxes)
         planes = page_planes(page_bgr)
         h, w = self.spec.input_hw
         if len(polygons) == 0:
-            return np.zeros((0, 3, h, w), np.uint8)
-        return np.stack([window_u8(planes, p, self.spec) for p in polygons])
+            return np.zeros((0, self.spec.channels, h, w), np.uint8)
+        return np.stack([window_u8(planes, p, self.spec, regions=regions) for p in polygons])
 
-    def prepare(self, page_bgr: np.ndarray, polygons: Sequence[Polygon]) -> np.ndarray:
-        """(N, 3, H, W) float32 model input, one context window per line polygon (page pixels,
-        as a DB detector returns them)."""
-        return normalize_u8(self.prepare_u8(page_bgr, polygons))
+    def prepare(self, page_bgr: np.ndarray, polygons: Sequence[Polygon],
+                page_boxes: Optional[Sequence] = None) -> np.ndarray:
+        """(N, C, H, W) float32 model input, one context window per line polygon (page pixels,
+        as a DB detector returns them); ``page_boxes`` as in the class docstring."""
+        return normalize_u8(self.prepare_u8(page_bgr, polygons, page_boxes))
 
     def map_to_page(self, input_map: np.ndarray, polygon: Polygon, page_hw: Sequence[int]) -> np.ndarray:
         """An (H, W) map on the model input placed back on the page: (page_h, page_w) float32,
@@ -161,18 +184,21 @@ class FieldClassifier:
                 out.append(self.model(paddle.to_tensor(batch[i:i + batch_size])).numpy())
         return np.concatenate(out).astype(np.float32)
 
-    def classify(self, page_bgr: np.ndarray, polygons: Sequence[Polygon]) -> List[Tuple[str, float]]:
+    def classify(self, page_bgr: np.ndarray, polygons: Sequence[Polygon],
+                 page_boxes: Optional[Sequence] = None) -> List[Tuple[str, float]]:
         """(field, probability) of every line."""
-        probs = self.predict(self.prepare(page_bgr, polygons))
+        probs = self.predict(self.prepare(page_bgr, polygons, page_boxes))
         return [(self.labels[int(k)], float(p[k])) for p, k in zip(probs, probs.argmax(1))]
 
     def explain(self, page_bgr: np.ndarray, boxes_polygons: Sequence, method: Optional[str] = None,
                 layers: Optional[Sequence[str]] = None, class_ids: Union[None, int, Sequence[int]] = None,
-                batch_size: int = 32, **method_kwargs) -> List[FieldExplanation]:
+                batch_size: int = 32, page_boxes: Optional[Sequence] = None, **method_kwargs) -> List[FieldExplanation]:
         """CAM of each line's field decision (the predicted class unless ``class_ids`` says otherwise)
         with ``method`` (default: the model's ``default_method``) at ``layers`` (its ``default_layer``).
 
         ``boxes_polygons``: polygons in page pixels or objects with a ``.polygon`` (detector boxes).
+        ``page_boxes``: the page's recognised boxes, for a model with label planes (default: the
+        explained boxes themselves when they carry ``.text``).
         ``class_ids``: one id for all lines or one per line. Gradient attributions on the input
         (Integrated Gradients, SmoothGrad) start from :func:`field_baseline` (paper with the
         marker kept) and IG takes ``IG_STEPS`` nodes, unless ``method_kwargs`` say otherwise.
@@ -183,6 +209,8 @@ class FieldClassifier:
         polys = [getattr(b, "polygon", b) for b in boxes_polygons]
         if not polys:
             return []
+        if page_boxes is None and all(hasattr(b, "text") for b in boxes_polygons):
+            page_boxes = boxes_polygons
         method_cls = get_method(method or self.default_method)
         if method_cls.kind == "input_gradient":
             q = self.query_channels
@@ -190,7 +218,7 @@ class FieldClassifier:
             if method_cls.name == "integrated_gradients":
                 method_kwargs.setdefault("n_steps", IG_STEPS)
         page_hw = tuple(int(v) for v in page_bgr.shape[:2])
-        x = self.prepare(page_bgr, polys)
+        x = self.prepare(page_bgr, polys, page_boxes)
         probs = self.predict(x)
         if class_ids is None:
             cids = [int(k) for k in probs.argmax(1)]
@@ -215,6 +243,43 @@ class FieldClassifier:
                     window=self.window(polys[i], page_hw), page_hw=page_hw, cam=slice_cam(res, j)))
         return out
 
+    def label_evidence(self, page_bgr: np.ndarray, polygons: Sequence[Polygon], page_boxes: Sequence,
+                       class_ids: Optional[Sequence[int]] = None) -> List[dict]:
+        """Which read labels each decision rests on, by removing them from the label planes.
+
+        Per line: ``prob`` of the decided class (``class_ids``, default the arg-max) with every
+        label read, ``without_labels`` with none (the image alone), and ``labels``: each label in
+        the line's window (``box``, ``text``, ``kinds``) with ``drop``, how much the probability
+        falls without it, biggest drop first. Empty dicts for a model without label planes.
+
+        >>> ev = clf.label_evidence(page, [box.polygon], page_boxes=boxes)   # doctest: +SKIP
+        >>> ev[0]["labels"][0]["text"], round(ev[0]["labels"][0]["drop"], 2)  # doctest: +SKIP
+        ('发票号码：', 0.71)
+        """
+        if not self.reads_labels:
+            return [{} for _ in polygons]
+        spans = label_spans(page_boxes)
+        planes = page_planes(page_bgr)
+        variants, plan = [], []
+        for p in polygons:
+            win = compute_window(p, self.spec)
+            near = [s for s in spans if overlaps(s.polygon, win)]
+            sets = [near, []] + [[t for t in near if t is not s] for s in near]
+            plan.append((len(variants), near))
+            variants += [window_u8(planes, p, self.spec, win, regions_of(v)) for v in sets]
+        if not variants:
+            return []
+        probs = self.predict(normalize_u8(np.stack(variants)))
+        out = []
+        for i, (start, near) in enumerate(plan):
+            k = int(probs[start].argmax()) if class_ids is None else int(class_ids[i])
+            full = float(probs[start, k])
+            labels = [dict(s.to_dict(), drop=full - float(probs[start + 2 + j, k])) for j, s in enumerate(near)]
+            labels.sort(key=lambda d: -d["drop"])
+            out.append({"class_id": k, "field": self.labels[k], "prob": full,
+                        "without_labels": float(probs[start + 1, k]), "labels": labels})
+        return out
+
     def inference_yml(self, extra: Optional[dict] = None) -> dict:
         """The ``inference.yml`` describing this model (PaddleX layout plus the FieldWindow op)."""
         cfg = {
@@ -229,3 +294,4 @@ class FieldClassifier:
         if extra:
             cfg.update(extra)
         return cfg
+

@@ -22,17 +22,20 @@ def paper_background(page_bgr: np.ndarray, glyph_px: float = 24.0) -> np.ndarray
 
 
 def window_u8_mixed(planes: np.ndarray, bg_planes: np.ndarray, polygon: Polygon, spec: WindowSpec,
-                    regions: Sequence[Polygon], keep: bool, fill: Optional[np.ndarray] = None) -> np.ndarray:
+                    regions: Sequence[Polygon], keep: bool, fill: Optional[np.ndarray] = None,
+                    labels: Optional[Sequence] = None) -> np.ndarray:
     """:func:`~.windows.window_u8` with page content replaced by paper outside (``keep``) or
     inside (``not keep``) ``regions`` (page-pixel polygons); the marker channel is unchanged.
-    ``fill`` (a (3, H, W) window) replaces with its content instead of paper.
+    ``fill`` (a (C, H, W) window) replaces with its content instead of paper. ``labels``: the
+    page's label regions (:func:`~.label_context.label_regions`); label planes are replaced with
+    the image (paper has no labels), so a removed label is gone from what was read as well.
 
     Counterfactual windows for training: "the line and its labels alone", "the line and its labels
     in another line's surroundings" and "no ink on the line".
     """
     win = compute_window(polygon, spec)
     x0, y0, x1, y1 = win
-    a = window_u8(planes, polygon, spec, win)
+    a = window_u8(planes, polygon, spec, win, labels)
     b = fill if fill is not None else window_u8(bg_planes, polygon, spec, win)
     mask = np.zeros((y1 - y0, x1 - x0), np.float32)
     for r in regions:
@@ -43,6 +46,7 @@ def window_u8_mixed(planes: np.ndarray, bg_planes: np.ndarray, polygon: Polygon,
     if not keep:
         alpha = 1.0 - alpha
     out = a.astype(np.float32)
-    out[:2] = alpha * out[:2] + (1.0 - alpha) * b[:2].astype(np.float32)
+    mixed = [c for c in range(spec.channels) if c != 2]   # all but the marker
+    out[mixed] = alpha * out[mixed] + (1.0 - alpha) * b[mixed].astype(np.float32)
     # off-page stays 0 (black, no marker) as in window_u8
     return np.clip(np.round(out), 0, 255).astype(np.uint8)

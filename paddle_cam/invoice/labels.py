@@ -300,6 +300,8 @@ def extract_value(field: str, text: str) -> Optional[Tuple[str, int, int]]:
     ('¥23,739.21', 4, 14)
     >>> extract_value("invoice_number", "No56655174")
     ('56655174', 2, 10)
+    >>> extract_value("buyer_name", "称：上海市星辰餐饮管理有限公司")   # 名 and 称： read as two boxes
+    ('上海市星辰餐饮管理有限公司', 2, 15)
     """
     if not text:
         return None
@@ -322,6 +324,11 @@ def extract_value(field: str, text: str) -> Optional[Tuple[str, int, int]]:
         return body[a:b], s + a, s + b
     if field == TOTAL_CAPITAL:
         return (body, s, e) if is_capitals(body) else None
+    if field in ("buyer_name", "seller_name"):
+        # the tail of a label the recogniser split off its head (名 | 称：XX公司) is no part of the name
+        m = re.match(r"([\u4e00-\u9fff]{1,3})\s*[" + re.escape(COLON_CHARS) + r"：]\s*", body)
+        if m and m.end() < len(body) and any(w.endswith(m.group(1)) and w != m.group(1) for w in _NAME_WORDINGS):
+            return body[m.end():], s + m.end(), e
     if field in ("invoice_code", "invoice_number", "check_code"):
         want = {"invoice_code": (10, 12), "invoice_number": (8, 20), "check_code": (20,)}[field]
         # a whole token: not the digits inside a file name (dzfp_4592136679.pdf) or a longer id
@@ -344,6 +351,9 @@ def extract_value(field: str, text: str) -> Optional[Tuple[str, int, int]]:
         m = re.search(r"\d{1,2}(?:\.\d{1,2})?\s*[%％]|免税|不征税|出口零税率", body)
         return (m.group(0), s + m.start(), s + m.end()) if m else None
     return body, s, e
+
+
+_NAME_WORDINGS = tuple(normalize_text(w) for w, t in LABELS if set(t) & {"buyer_name", "seller_name"})
 
 
 def targets_of(wording: str) -> Tuple[str, ...]:

@@ -55,6 +55,16 @@ class PageCase:
         return str(self.gt.get("family", ""))
 
     @property
+    def page_boxes(self) -> List[Tuple[List[List[float]], str]]:
+        """``(polygon, text)`` of every detected box: the recognised text when the page was read,
+        else the matched ground-truth line's text (a perfect reading); what a field classifier with
+        label planes reads."""
+        if self.texts is not None:
+            return [(p, t[0] if isinstance(t, (tuple, list)) else t) for p, t in zip(self.det_polygons, self.texts)]
+        return [(p, self.gt["lines"][j].get("text", "") if j is not None else "")
+                for p, j in zip(self.det_polygons, self.match)]
+
+    @property
     def matched(self) -> List[Tuple[int, int]]:
         """(detected box index, ground-truth line index) of every matched box."""
         return [(i, j) for i, j in enumerate(self.match) if j is not None]
@@ -155,7 +165,7 @@ def evaluate(clf: FieldClassifier, cases: Sequence[PageCase]) -> dict:
         pairs = case.matched
         if not pairs:
             continue
-        probs = clf.predict(clf.prepare(case.page, [case.det_polygons[i] for i, _ in pairs]))
+        probs = clf.predict(clf.prepare(case.page, [case.det_polygons[i] for i, _ in pairs], case.page_boxes))
         for (i, j), p in zip(pairs, probs):
             conf[labels.index(case.true_field(j)), int(p.argmax())] += 1
     per = {}
@@ -274,7 +284,7 @@ def explain_cases(clf: FieldClassifier, cases: Sequence[PageCase], method: Optio
     out = []
     for c in cases:
         polys = [c.det_polygons[i] for i, _ in field_pairs(c)]
-        out.append(clf.explain(c.page, polys, method=method, layers=layers) if polys else [])
+        out.append(clf.explain(c.page, polys, method=method, layers=layers, page_boxes=c.page_boxes) if polys else [])
     return out
 
 
@@ -347,9 +357,9 @@ def attribution_table(clf: FieldClassifier, case: PageCase, texts: Optional[Sequ
     texts default to the matched ground-truth texts (``?`` for unmatched boxes)."""
     if texts is None:
         texts = [case.gt["lines"][j]["text"] if j is not None else "?" for j in case.match]
-    probs = clf.predict(clf.prepare(case.page, case.det_polygons))
+    probs = clf.predict(clf.prepare(case.page, case.det_polygons, case.page_boxes))
     keep = [i for i, p in enumerate(probs) if clf.labels[int(p.argmax())] != "other"]
-    exps = clf.explain(case.page, [case.det_polygons[i] for i in keep])
+    exps = clf.explain(case.page, [case.det_polygons[i] for i in keep], page_boxes=case.page_boxes)
     out = []
     for i, ex in zip(keep, exps):
         out.append(f"[{texts[i]}] " + format_attribution(attribution(ex, case.det_polygons, texts, top_k)))
@@ -437,7 +447,7 @@ def shortcut_report(clf: FieldClassifier, seeds: Sequence[int], detect: PageDete
         pairs = field_pairs(case)
         if not pairs:
             continue
-        probs = clf.predict(clf.prepare(case.page, [case.det_polygons[i] for i, _ in pairs]))
+        probs = clf.predict(clf.prepare(case.page, [case.det_polygons[i] for i, _ in pairs], case.page_boxes))
         for (i, j), p in zip(pairs, probs):
             follows += int(clf.labels[int(p.argmax())] == swap[case.true_field(j)])
             total += 1
@@ -455,7 +465,8 @@ def shortcut_report(clf: FieldClassifier, seeds: Sequence[int], detect: PageDete
                 continue
             mask = cue_mask(case.gt, case.cue_lines, case.page.shape[:2])
             ks = [FIELD_CLASSES.index(case.true_field(j)) for _, j in pairs]
-            for e in model.explain(case.page, [case.det_polygons[i] for i, _ in pairs], class_ids=ks, method=method):
+            for e in model.explain(case.page, [case.det_polygons[i] for i, _ in pairs], class_ids=ks, method=method,
+                                       page_boxes=case.page_boxes):
                 s_, p_ = cue_energy(e, mask)
                 shares.append(s_)
                 peaks.append(p_)
@@ -473,7 +484,7 @@ def occlusion_check(clf: FieldClassifier, cases: Sequence[PageCase], method: Opt
     """Is the map's peak where the decision lives? For every matched field value line, the drop of
     the predicted class's probability when its own line + field labels are blanked, and when a
     region of the same pixel count centred on the map's peak is blanked (both in the model input;
-    blank = paper luminance, no chroma, marker kept)."""
+    blank = paper luminance, no chroma, no label read there (label planes), marker kept)."""
     drops_own, drops_peak = [], []
     if explained is None:
         explained = explain_cases(clf, cases, method, layers)
@@ -481,7 +492,7 @@ def occlusion_check(clf: FieldClassifier, cases: Sequence[PageCase], method: Opt
         pairs = field_pairs(case)
         if not pairs:
             continue
-        x = clf.prepare(case.page, [case.det_polygons[i] for i, _ in pairs])
+        x = clf.prepare(case.page, [case.det_polygons[i] for i, _ in pairs], case.page_boxes)
         h, w = clf.spec.input_hw
         variants = []
         for (i, j), ex, xi in zip(pairs, exps, x):
@@ -498,6 +509,7 @@ def occlusion_check(clf: FieldClassifier, cases: Sequence[PageCase], method: Opt
                 v = xi.copy()
                 v[0][m > 0] = paper
                 v[1][m > 0] = -1.0
+                v[3:, m > 0] = -1.0
                 variants.append(v)
         probs = clf.predict(np.stack(variants))
         for k, ex in enumerate(exps):

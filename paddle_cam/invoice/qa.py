@@ -33,6 +33,7 @@ class PageQA:
     seconds: float = 0.0
     reading: Optional[PageReading] = None    # one value per field (paddle_cam.invoice.reading)
     checks: List[CheckResult] = field(default_factory=list)   # cross-checks of the reading
+    rec_explained: Dict[int, dict] = field(default_factory=dict)  # box id -> {"field", "line": LineExplanation}
 
 
 class InvoiceQA:
@@ -44,15 +45,19 @@ class InvoiceQA:
         field_clf: the field classifier (``paddle_cam.invoice.classifier.FieldClassifier``).
         qa_cfg: the ``QA`` section of ``configs/qa.yml`` (flag thresholds, expected fields, the
             reader's ``min_classifier_prob`` and the cross-checks' ``reference_date``).
-        explain_cfg: the ``Explain`` section (which decisions to explain, method, layers).
+        explain_cfg: the ``Explain`` section (which decisions to explain, method, layers, and the
+            recognition of field values: ``rec_chars``, ``rec_min_confidence``, ``rec_max_chars``).
+        rec_explainer: a :class:`paddle_cam.ocr.rec_explain.RecExplainer` on the pipeline's
+            recogniser; with it the low-confidence characters of every value read are explained.
     """
 
     def __init__(self, pipeline: TextPipeline, field_clf, qa_cfg: Optional[dict] = None,
-                 explain_cfg: Optional[dict] = None):
+                 explain_cfg: Optional[dict] = None, rec_explainer=None):
         self.pipeline = pipeline
         self.field_clf = field_clf
         self.qa = dict(qa_cfg or {})
         self.ex = dict(explain_cfg or {})
+        self.rec_explainer = rec_explainer
 
     def run_page(self, name: str, page: np.ndarray, fix_orientation: bool = True) -> PageQA:
         """Detect, read, decide, explain (per the explain mode) and flag one page."""
@@ -61,7 +66,7 @@ class InvoiceQA:
         page, boxes = ocr.image, ocr.boxes
         labels = list(self.field_clf.labels)
         if boxes:
-            probs = self.field_clf.predict(self.field_clf.prepare(page, [b.polygon for b in boxes]))
+            probs = self.field_clf.predict(self.field_clf.prepare(page, [b.polygon for b in boxes], boxes))
         else:
             probs = np.zeros((0, len(labels)), np.float32)
         fields = [labels[int(i)] for i in probs.argmax(axis=1)] if len(boxes) else []
@@ -71,6 +76,7 @@ class InvoiceQA:
         cap = res.reading.extras.get("total_capital")
         res.checks = cross_check(res.reading.values(), cap.raw if cap else None, today=self.reference_date())
         self._explain(res)
+        self._explain_characters(res)
         self._flag(res)
         res.seconds = time.perf_counter() - t0
         return res
@@ -95,6 +101,23 @@ class InvoiceQA:
         thr = float(self.qa.get("min_field_prob", 0.8))
         return [i for i in cand if res.field_probs[i].max() < thr]
 
+    def _explain_characters(self, res: PageQA) -> None:
+        """Why was this character read? The low-confidence characters of each value read."""
+        from ..ocr.rec_explain import explain_low_confidence
+
+        if self.rec_explainer is None or res.reading is None or self.ex.get("rec_chars", "low") == "none":
+            return
+        by_id = {b.id: b for b in res.boxes}
+        for f, v in res.reading.fields.items():
+            b = by_id.get(v.box_id)
+            if b is None or b.id in res.rec_explained:
+                continue
+            line = explain_low_confidence(self.rec_explainer, res.page, b.polygon, b.text or "", tuple(v.span),
+                                          float(self.ex.get("rec_min_confidence", 0.9)),
+                                          int(self.ex.get("rec_max_chars", 4)))
+            if line is not None:
+                res.rec_explained[b.id] = {"field": f, "line": line}
+
     def _explain(self, res: PageQA) -> None:
         idx = self._to_explain(res)
         if not idx:
@@ -102,16 +125,22 @@ class InvoiceQA:
         polys = [res.boxes[i].polygon for i in idx]
         class_ids = [int(res.field_probs[i].argmax()) for i in idx]
         out = self.field_clf.explain(res.page, polys, method=self.ex.get("method"),
-                                     layers=self.ex.get("layers"), class_ids=class_ids)
+                                     layers=self.ex.get("layers"), class_ids=class_ids, page_boxes=res.boxes)
         all_polys = [b.polygon for b in res.boxes]
         ids = [b.id for b in res.boxes]
-        for i, r in zip(idx, out):
+        # which read labels each decision rests on (a model with label planes): box index -> box id
+        evidence = self.field_clf.label_evidence(res.page, polys, res.boxes, class_ids)
+        for ev in evidence:
+            for d in ev.get("labels", []):
+                d["box_id"] = ids[d.pop("box")]
+        for i, r, ev in zip(idx, out, evidence):
             raw = np.maximum(np.asarray(r.page_raw, np.float32), 0)
             res.explained[res.boxes[i].id] = {
                 "page_raw": raw, "class_id": int(r.class_id),
                 "regions": region_shares(raw, all_polys, ids),
                 "own_share": energy_in_box(raw, res.boxes[i].polygon),
                 "peak": [int(v) for v in np.unravel_index(int(np.argmax(raw)), raw.shape)[::-1]],
+                "label_evidence": ev or None,
             }
 
     def _flag(self, res: PageQA) -> None:

@@ -33,6 +33,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ..geometry import span_polygon  # noqa: F401  (re-exported: the reader's value spans)
 from .labels import (BUYER, COLUMN_LABELS, INVOICE_MARKERS, RECEIPT_MARKERS, SELLER, TABLE_HEADER_WORDS,
                      TOTAL_CAPITAL, VAT_MARKERS, LabelMatch, extract_value, find_labels, header_side, value_format_ok)
 from .normalize import COLON_CHARS, normalize_field, normalize_text, parse_capitals, parse_rate
@@ -153,24 +154,6 @@ class _Item:
 def _bbox(poly) -> Tuple[float, float, float, float]:
     p = np.asarray(poly, np.float64).reshape(-1, 2)
     return float(p[:, 0].min()), float(p[:, 1].min()), float(p[:, 0].max()), float(p[:, 1].max())
-
-
-def span_polygon(polygon, text: str, span: Tuple[int, int]) -> List[List[float]]:
-    """The part of a line's quadrilateral that holds characters ``span`` of its text (characters
-    taken as equally wide): where a value sits inside a box it shares with its label.
-
-    >>> span_polygon([[0, 0], [100, 0], [100, 10], [0, 10]], "abcd", (2, 4))
-    [[50.0, 0.0], [100.0, 0.0], [100.0, 10.0], [50.0, 10.0]]
-    """
-    p = np.asarray(polygon, np.float64).reshape(-1, 2)
-    if len(p) != 4:
-        return [[round(float(x), 2), round(float(y), 2)] for x, y in p]
-    n = max(1, len(text or ""))
-    a, b = max(0, span[0]) / n, min(n, span[1]) / n
-    tl, tr, br, bl = p
-    top = [tl + (tr - tl) * a, tl + (tr - tl) * b]
-    bot = [bl + (br - bl) * b, bl + (br - bl) * a]
-    return [[round(float(x), 2), round(float(y), 2)] for x, y in (top[0], top[1], bot[0], bot[1])]
 
 
 def _short(norm: str) -> bool:

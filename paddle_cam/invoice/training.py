@@ -36,6 +36,7 @@ from ..errors import InputError
 from ..geometry import box_height, grown_polygon
 from .classifier import MODEL_NAME, FieldClassifier
 from .counterfactuals import paper_background, window_u8_mixed
+from .label_context import TEXT_CHANNELS, label_regions
 from .matching import detector_like_polygon, match_detections
 from .pointing import PageCase, PageDetector, draw_cues, own_regions, pointing_game
 from .schema import FIELD_CLASSES, GENERATOR_TO_FIELD, field_of_line
@@ -45,7 +46,7 @@ Log = Callable[[str], None]
 
 # the keys of the config's Data section that page_samples reads
 DATA_KEYS = ("families", "holdout", "other_keep", "hard_other_keep", "field_copies", "shortcut", "context_drop",
-             "evidence_drop", "context_swap", "detector_boxes")
+             "evidence_drop", "context_swap", "detector_boxes", "label_planes", "label_drop")
 
 # 'other' lines that look like a field: the field labels themselves (发票代码：, 金额 ...), the stamp's
 # copy of the seller's name and tax id, the 机器编号 digits, and the price / quantity columns
@@ -128,6 +129,12 @@ def hard_negative(line: dict) -> bool:
     return line["field"] in _CONFUSABLE and line["role"] in ("value", "other") and line["field"] != "title"
 
 
+def window_spec(data: dict) -> WindowSpec:
+    """The classifier input of a config's ``Data`` section: with the label planes
+    (:mod:`.label_context`) when ``Data.label_planes`` is on."""
+    return WindowSpec(text_channels=TEXT_CHANNELS if data.get("label_planes") else ())
+
+
 def median_glyph_px(gt: dict) -> float:
     """Median glyph height of a page's ground-truth lines (px)."""
     return float(np.median([box_height(ln["polygon"]) for ln in gt["lines"]])) if gt["lines"] else 24.0
@@ -138,7 +145,9 @@ def page_samples(job: Tuple) -> dict:
 
     ``job`` is ``(seed, "train" | "eval", {key: Data[key] for key in DATA_KEYS}[, family])``; the
     family defaults to :func:`page_family` of the seed over ``Data.families``, and a ``train`` page
-    of ``Data.holdout`` is refused. Returns ``{"seed", "family", "kind", "x": (N, 3, H, W) uint8,
+    of ``Data.holdout`` is refused. Label planes come from the ground-truth texts on training pages
+    (a box's labels left out with ``Data.label_drop``, as misread) and from the recognised texts on
+    evaluation pages. Returns ``{"seed", "family", "kind", "x": (N, C, H, W) uint8,
     "y": (N,) int64}``; ``eval`` pages also carry ``polygons``, ``match``, ``texts`` (recognised),
     ``page`` and ``gt`` (the report explains and reads them again).
     """
@@ -146,7 +155,7 @@ def page_samples(job: Tuple) -> dict:
     family = job[3] if len(job) > 3 and job[3] is not None else page_family(seed, check_families(data["families"])[0])
     if kind == "train" and family == data.get("holdout"):
         raise ValueError(f"page {seed} is of the held-out family {family}: it must not be trained on")
-    spec = WindowSpec()
+    spec = window_spec(data)
     page, gt = render_document(seed, family)
     if data["shortcut"] and kind == "train":
         draw_cues(page, gt)
@@ -168,6 +177,9 @@ def page_samples(job: Tuple) -> dict:
                        if j is not None}
         p_ctx, p_ink = float(data["context_drop"]), float(data["evidence_drop"])
         p_swap = float(data["context_swap"])
+        regs = label_regions([(ln["polygon"], ln.get("text", "")) for ln in gt["lines"]],
+                             float(data.get("label_drop") or 0.0), np.random.RandomState(seed + 1)) \
+            if spec.text_channels else None
         bg = page_planes(paper_background(page, median_glyph_px(gt))) if max(p_ctx, p_ink, p_swap) > 0 else None
         for j, ln in enumerate(gt["lines"]):
             f = field_of_line(ln)
@@ -176,7 +188,7 @@ def page_samples(job: Tuple) -> dict:
             for c in range(copies):
                 use_det = c == 0 and j in det_box and (p_det >= 1 or rng.rand() < p_det)
                 poly = det_box[j] if use_det else detector_like_polygon(ln["polygon"], rng)
-                xs.append(window_u8(planes, poly, spec))
+                xs.append(window_u8(planes, poly, spec, regions=regs))
                 ys.append(FIELD_CLASSES.index(f))
                 if bg is None:
                     continue
@@ -187,8 +199,8 @@ def page_samples(job: Tuple) -> dict:
                         mine = [grown_polygon(l["polygon"], 0.3 * box_height(ln["polygon"])) for l in gt["lines"]
                                 if l is ln or (l["role"] == "label" and l["field"] == ln["field"])]
                         k = int(rng.randint(len(gt["lines"])))
-                        other = window_u8(planes, detector_like_polygon(gt["lines"][k]["polygon"]), spec)
-                        xs.append(window_u8_mixed(planes, bg, poly, spec, mine, keep=True, fill=other))
+                        other = window_u8(planes, detector_like_polygon(gt["lines"][k]["polygon"]), spec, regions=regs)
+                        xs.append(window_u8_mixed(planes, bg, poly, spec, mine, keep=True, fill=other, labels=regs))
                         ys.append(FIELD_CLASSES.index(f))
                     continue
                 # Counterfactuals, so that the evidence is the value and its label and not the
@@ -196,26 +208,27 @@ def page_samples(job: Tuple) -> dict:
                 # with no ink in the same layout is no field at all.
                 own = own_regions(gt, j, 0.3 * box_height(ln["polygon"]))
                 if rng.rand() < p_ctx:
-                    xs.append(window_u8_mixed(planes, bg, poly, spec, own, keep=True))
+                    xs.append(window_u8_mixed(planes, bg, poly, spec, own, keep=True, labels=regs))
                     ys.append(FIELD_CLASSES.index(f))
                 if rng.rand() < p_ink:
-                    xs.append(window_u8_mixed(planes, bg, poly, spec, own[:1], keep=False))
+                    xs.append(window_u8_mixed(planes, bg, poly, spec, own[:1], keep=False, labels=regs))
                     ys.append(FIELD_CLASSES.index("other"))
                 if p_swap > 0 and rng.rand() < p_swap:
                     k = int(rng.randint(len(gt["lines"])))
-                    other = window_u8(planes, detector_like_polygon(gt["lines"][k]["polygon"]), spec)
-                    xs.append(window_u8_mixed(planes, bg, poly, spec, own, keep=True, fill=other))
+                    other = window_u8(planes, detector_like_polygon(gt["lines"][k]["polygon"]), spec, regions=regs)
+                    xs.append(window_u8_mixed(planes, bg, poly, spec, own, keep=True, fill=other, labels=regs))
                     ys.append(FIELD_CLASSES.index(f))
     else:
         polys, texts = _detector().read(page)
+        regs = label_regions(list(zip(polys, texts))) if spec.text_channels else None
         match = match_detections(polys, gt["lines"])
         for poly, j in zip(polys, match):
             if j is not None:
-                xs.append(window_u8(planes, poly, spec))
+                xs.append(window_u8(planes, poly, spec, regions=regs))
                 ys.append(FIELD_CLASSES.index(field_of_line(gt["lines"][j])))
         out.update(polygons=polys, match=match, texts=texts, page=page, gt=gt)  # the report needs the page again
     h, w = spec.input_hw
-    out["x"] = np.stack(xs) if xs else np.zeros((0, 3, h, w), np.uint8)
+    out["x"] = np.stack(xs) if xs else np.zeros((0, spec.channels, h, w), np.uint8)
     out["y"] = np.asarray(ys, np.int64)
     return out
 
@@ -310,7 +323,7 @@ def train(cfg: dict, x_u8: np.ndarray, y: np.ndarray, eval_x: np.ndarray, eval_y
     seed = int(cfg["Global"]["seed"])
     paddle.seed(seed)
     np.random.seed(seed)
-    model = pplcnet.build(MODEL_NAME, float(cfg["Model"]["scale"]), len(FIELD_CLASSES))
+    model = pplcnet.build(MODEL_NAME, float(cfg["Model"]["scale"]), len(FIELD_CLASSES), int(x_u8.shape[1]))
     counts, w = class_weights(y, len(FIELD_CLASSES), float(t["class_weight_power"]))
     weight = paddle.to_tensor(w.astype(np.float32))
     bs = int(t["batch_size"])
@@ -367,7 +380,7 @@ def cases_of(results: Sequence[dict]) -> List[PageCase]:
 
 
 def select_method(model: paddle.nn.Layer, results: Sequence[dict], candidates: Sequence[str], grow_px: float,
-                  log: Optional[Log] = None) -> Dict[str, object]:
+                  spec: WindowSpec, log: Optional[Log] = None) -> Dict[str, object]:
     """Pointing game of each candidate method on the selection pages; the best one (ties: the
     first listed) becomes the model's default. Empty without pages or candidates.
 
@@ -375,7 +388,7 @@ def select_method(model: paddle.nn.Layer, results: Sequence[dict], candidates: S
     """
     if not results or not candidates:
         return {}
-    clf, cases = FieldClassifier(model, FIELD_CLASSES), cases_of(results)
+    clf, cases = FieldClassifier(model, FIELD_CLASSES, spec), cases_of(results)
     rates = {m: pointing_game(clf, cases, method=m, grow_px=grow_px)["rate"] or 0.0 for m in candidates}
     best = max(candidates, key=lambda m: rates[m])  # max() keeps the first of equal rates
     if log is not None:

@@ -11,13 +11,15 @@ grid explained by default (``encoder.blocks.2``, 10 x 20 cells) is one line heig
 PP-LCNet stage that still resolves a single text line. The line's centre lies on a row of cell
 centres of that grid (input row 60 = 8 * 7 + 4): a bilinearly upsampled CAM peaks on grid nodes
 only, so with the line between two node rows no map could ever peak on the line itself.
-Three channels:
+Channels:
 
 0. luminance of the page;
 1. chroma (max - min of B, G, R): the pre-printed form ink is brown, stamps red, printer ink
    black/blue, which tells labels from values on colour scans (zero on grey ones);
 2. the marker: the line's own polygon filled, so the network knows which line of the window is
-   asked about (several values share one window).
+   asked about (several values share one window);
+3. ... with ``WindowSpec.text_channels``: one plane per label kind, the labels the recogniser read
+   painted where they are (:mod:`.label_context`), for the labels the image cannot resolve.
 
 Everything off the page is 0 in all channels (black, no marker), which also tells the network
 where the page edge is. Values are scaled to [-1, 1] as ``u8 / 127.5 - 1``.
@@ -47,6 +49,12 @@ class WindowSpec:
     up: float = 7.0
     down: float = 2.0
     input_hw: Tuple[int, int] = (80, 160)
+    text_channels: Tuple[str, ...] = ()
+
+    @property
+    def channels(self) -> int:
+        """Input channels: luminance, chroma, marker and the label planes."""
+        return 3 + len(self.text_channels)
 
     def __post_init__(self):
         aspect = (self.up + 1.0 + self.down) / (self.left + self.right)
@@ -58,9 +66,12 @@ class WindowSpec:
         """The ``FieldWindow`` preprocessing op of an ``inference.yml``."""
         d = asdict(self)
         d["input_hw"] = list(self.input_hw)
+        d["text_channels"] = list(self.text_channels)
         d.update({"unit": "line height = short side of the box's minimum-area rectangle",
                   "anchor": "left end of the box (min x, mean y of the two leftmost corners)",
-                  "channels": ["luminance", "chroma (max-min of BGR)", "line marker (box filled)"],
+                  "channels": ["luminance", "chroma (max-min of BGR)", "line marker (box filled)"]
+                  + [f"label plane: {k} (recognised label text, paddle_cam.invoice.label_context)"
+                     for k in self.text_channels],
                   "scale": "u8 / 127.5 - 1", "outside_page": 0, "resize": "cv2.INTER_AREA"})
         return d
 
@@ -68,7 +79,7 @@ class WindowSpec:
     def from_yml(cls, d: dict) -> "WindowSpec":
         """The spec of a ``FieldWindow`` op written by :meth:`to_yml`."""
         return cls(float(d["left"]), float(d["right"]), float(d["up"]), float(d["down"]),
-                   tuple(int(v) for v in d["input_hw"]))
+                   tuple(int(v) for v in d["input_hw"]), tuple(str(k) for k in d.get("text_channels") or ()))
 
 
 def page_planes(page_bgr: np.ndarray) -> np.ndarray:
@@ -98,21 +109,41 @@ def compute_window(polygon: Polygon, spec: WindowSpec) -> Window:
     return x0, y0, x0 + w, y0 + hh
 
 
-def window_u8(planes: np.ndarray, polygon: Polygon, spec: WindowSpec, win: Optional[Window] = None) -> np.ndarray:
-    """(3, H, W) uint8 model input of one line from the page planes (see the module docstring)."""
+def overlaps(polygon: Polygon, win: Window) -> bool:
+    """Whether a polygon's bounding box meets a window (x0, y0, x1, y1; x1, y1 exclusive)."""
+    p = np.asarray(polygon, np.float64).reshape(-1, 2)
+    x0, y0, x1, y1 = win
+    return not (p[:, 0].max() < x0 or p[:, 0].min() >= x1 or p[:, 1].max() < y0 or p[:, 1].min() >= y1)
+
+
+def _fill(plane: np.ndarray, polygon: Polygon, x0: int, y0: int) -> None:
+    pts = np.round((np.asarray(polygon, np.float64).reshape(-1, 2) - (x0, y0)) * 16).astype(np.int32)
+    cv2.fillPoly(plane, [pts.reshape(-1, 1, 2)], 255, lineType=cv2.LINE_8, shift=4)
+
+
+def window_u8(planes: np.ndarray, polygon: Polygon, spec: WindowSpec, win: Optional[Window] = None,
+              regions: Optional[Sequence[Tuple[int, Polygon]]] = None) -> np.ndarray:
+    """(C, H, W) uint8 model input of one line from the page planes (see the module docstring);
+    ``regions``: the page's ``(label plane, polygon)`` (:func:`.label_context.label_regions`),
+    drawn when the spec has label planes (none given: all label planes empty)."""
     x0, y0, x1, y1 = win or compute_window(polygon, spec)
     H, W = planes.shape[:2]
-    canvas = np.zeros((y1 - y0, x1 - x0, 3), np.uint8)
+    canvas = np.zeros((y1 - y0, x1 - x0, spec.channels), np.uint8)
     ax0, ay0, ax1, ay1 = max(x0, 0), max(y0, 0), min(x1, W), min(y1, H)
     if ax0 < ax1 and ay0 < ay1:
         canvas[ay0 - y0:ay1 - y0, ax0 - x0:ax1 - x0, :2] = planes[ay0:ay1, ax0:ax1]
-    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    pts = np.round((np.asarray(polygon, np.float64).reshape(-1, 2) - (x0, y0)) * 16).astype(np.int32)
-    cv2.fillPoly(mask, [pts.reshape(-1, 1, 2)], 255, lineType=cv2.LINE_8, shift=4)
-    canvas[:, :, 2] = mask
+    layers = [np.zeros((y1 - y0, x1 - x0), np.uint8) for _ in range(spec.channels - 2)]
+    _fill(layers[0], polygon, x0, y0)
+    for c, poly in (regions or ()) if spec.text_channels else ():
+        if overlaps(poly, (x0, y0, x1, y1)):
+            _fill(layers[1 + c], poly, x0, y0)
+    for k, plane in enumerate(layers):
+        canvas[:, :, 2 + k] = plane
     in_h, in_w = spec.input_hw
-    out = cv2.resize(canvas, (in_w, in_h), interpolation=cv2.INTER_AREA)
-    return np.ascontiguousarray(out.transpose(2, 0, 1))
+    # OpenCV's area resize takes at most 4 channels at once
+    out = [cv2.resize(canvas[:, :, c:c + 4], (in_w, in_h), interpolation=cv2.INTER_AREA).reshape(in_h, in_w, -1)
+           for c in range(0, spec.channels, 4)]
+    return np.ascontiguousarray(np.concatenate(out, axis=2).transpose(2, 0, 1))
 
 
 def normalize_u8(batch_u8: np.ndarray) -> np.ndarray:

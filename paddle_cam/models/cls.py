@@ -110,7 +110,7 @@ def load_pplcnet(source: str, model_name: Optional[str] = None, labels: Optional
     pre = from_inference_yml(inf.config if inf else None, pre_default)
     example = _example_input(pre)
     if state is not None:
-        if "head.weight" not in state or "encoder.convolution.convolution.weight" not in state:
+        if "head.weight" not in state or pplcnet.STEM_WEIGHT not in state:
             raise ModelLoadError(f"{source} does not hold PP-LCNet classifier weights (no stem conv or fc head)")
         model = pplcnet.build(model_name, pplcnet.scale_from_state(state), int(state["head.weight"].shape[1]))
         conform_to_state_dict(model, state)

@@ -14,6 +14,7 @@ import paddle.nn.functional as F
 from ..errors import ModelLoadError
 
 SCALES = (0.25, 0.35, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5)
+STEM_WEIGHT = "encoder.convolution.convolution.weight"
 
 
 def _paddlex():
@@ -58,9 +59,17 @@ def make_classifier_class():
     return PPLCNetClassifier
 
 
-def build(model_name: Optional[str] = None, scale: Optional[float] = None, num_labels: int = 2):
+def build(model_name: Optional[str] = None, scale: Optional[float] = None, num_labels: int = 2,
+          in_channels: int = 3):
+    """A fresh PP-LCNet classifier (eval mode); ``in_channels`` other than 3 rebuilds the stem conv
+    (inputs with planes beyond the image, e.g. the field classifier's label planes)."""
     cls = make_classifier_class()
     model = cls(config_for(model_name, scale, num_labels))
+    if in_channels != 3:
+        from .weights import conform_to_state_dict
+
+        out_c, _, kh, kw = model.encoder.convolution.convolution.weight.shape
+        conform_to_state_dict(model, {STEM_WEIGHT: np.zeros((out_c, in_channels, kh, kw), np.float32)})
     model.eval()
     return model
 
@@ -80,7 +89,7 @@ def scale_from_state(state: Dict[str, np.ndarray]) -> float:
     """Smallest PP-LCNet scale whose stem and last stage widths match the weights."""
     from paddlex.inference.models.image_classification.modeling.pplcnet import make_divisible
 
-    stem = state["encoder.convolution.convolution.weight"].shape[0]
+    stem = state[STEM_WEIGHT].shape[0]
     last = state["last_convolution.weight"].shape[1]
     for s in SCALES:
         if make_divisible(16 * s, 8) == stem and make_divisible(512 * s, 8) == last:

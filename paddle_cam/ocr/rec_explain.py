@@ -469,6 +469,42 @@ class RecExplainer:
         return self.explain_crop(crop, geometry=CropGeometry((0, 0), 0, crop.shape[:2], to_page, rotated), **kwargs)
 
 
+def explain_low_confidence(explainer: RecExplainer, page_bgr: np.ndarray, polygon, text: str,
+                           span: Optional[Tuple[int, int]] = None, min_confidence: float = 0.9,
+                           max_chars: int = 4) -> Optional[LineExplanation]:
+    """Explain the least confident characters of one box's reading (at most ``max_chars``, those
+    below ``min_confidence``), within ``span`` ``[start, end)`` of ``text`` (a field's value inside
+    a box that also holds its label); None when every character there is confident.
+
+    ``text`` is what the page's reader returned for the box: when this crop's own reading differs
+    (batching pads lines differently), the characters are force-aligned to ``text`` so that
+    indices and confidences refer to the characters the reviewer sees.
+
+    >>> line = explain_low_confidence(RecExplainer(rec), page, box.polygon, box.text, (5, 23))  # doctest: +SKIP
+    >>> [(c.char, round(c.confidence, 2)) for c in line.chars]                                 # doctest: +SKIP
+    [('8', 0.41)]
+    """
+    if not text:
+        return None
+    crop, to_page, rotated = crop_with_transform(page_bgr, polygon)
+    x, _ = explainer.prepare(crop)
+    logits = explainer.read(x)
+    al = greedy_alignment(logits, explainer.recognizer.characters)
+    forced = al.text != text
+    if forced:
+        try:
+            al = forced_alignment(logits, explainer.recognizer.characters, text)
+        except InputError:
+            return None   # a character the dictionary does not hold: nothing to align
+    a, b = span if span is not None else (0, len(al.chars))
+    low = sorted((c.confidence, k) for k, c in enumerate(al.chars) if a <= k < b and c.confidence < min_confidence)
+    if not low:
+        return None
+    chars = sorted(k for _, k in low[:max(1, int(max_chars))])
+    return explainer.explain_crop(crop, chars=chars, text=text if forced else None,
+                                  geometry=CropGeometry((0, 0), 0, crop.shape[:2], to_page, rotated))
+
+
 # ---- measurement: per-character pointing game on rendered lines ---------------------------------
 
 

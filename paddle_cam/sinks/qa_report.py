@@ -19,6 +19,7 @@ from ..io import read_image, save_json, save_npy, save_png
 from .det_report import draw_polygons, model_record
 from .html_report import img_data_uri, write_index
 from .overlay import caption, colorize, overlay, side_by_side
+from .rec_panel import write_rec_box
 from .visualdl import safe_tag
 
 
@@ -92,17 +93,30 @@ def write_page_report(out_dir: str, doc: str, res: PageQA, qa: InvoiceQA, cfg: d
         table = attribution_table(e["regions"], by_id)
         panel = side_by_side([draw_polygons(crop[:, :, ::-1].copy(), [local]), draw_polygons(heat, [local], color=(255, 255, 255))],
                              height=min(260, max(96, crop.shape[0])))
-        panel = caption(panel, [f"box {b.id} · {b.text or ''} → {res.fields[i]} ({res.field_probs[i].max():.2f})",
-                                "← " + table])
+        lines = [f"box {b.id} · {b.text or ''} → {res.fields[i]} ({res.field_probs[i].max():.2f})", "← " + table]
+        if e.get("label_evidence"):
+            lines.append(label_evidence_line(e["label_evidence"]))
+        panel = caption(panel, lines)
         panel_path = save_png(os.path.join(out_dir, "panels", f"box_{b.id}.png"), panel)
         raw_path = save_npy(os.path.join(out_dir, "raw", f"box_{b.id}.npy"), e["page_raw"].astype(np.float32))
         decisions.append({"box_id": b.id, "field": res.fields[i], "prob": float(res.field_probs[i].max()),
                           "method": qa.ex.get("method") or qa.field_clf.default_method, "own_share": e["own_share"], "peak": e["peak"],
                           "regions": e["regions"]["regions"], "background": e["regions"]["background"],
-                          "attribution": table, "overlay": os.path.abspath(panel_path), "raw_map": os.path.abspath(raw_path)})
+                          "attribution": table, "label_evidence": e.get("label_evidence"),
+                          "overlay": os.path.abspath(panel_path), "raw_map": os.path.abspath(raw_path)})
         if vdl is not None:
             vdl.image(f"{safe_tag(res.name)}/field/{res.fields[i]}/box_{b.id}", panel)
+    rec_entries = []
+    for box_id, r in res.rec_explained.items():
+        entry = write_rec_box(out_dir, box_id, r["line"], raw_maps=True, vdl=vdl, vdl_prefix=safe_tag(res.name))
+        entry["field"] = r["field"]
+        rec_entries.append(entry)
     fields, reading = reading_record(res)
+    for entry in rec_entries:
+        if entry["field"] in fields:
+            fields[entry["field"]]["low_confidence_chars"] = [
+                {"index": c["index"], "char": c["char"], "confidence": c["confidence"]} for c in entry["chars"]]
+            fields[entry["field"]]["rec_panel"] = entry["panel"]
     report = {
         "document": os.path.abspath(doc), "page": res.name, "size": [int(res.page.shape[1]), int(res.page.shape[0])],
         "rotation": res.rotation, "seconds": round(res.seconds, 3), "page_overlay": os.path.abspath(page_path),
@@ -111,7 +125,7 @@ def write_page_report(out_dir: str, doc: str, res: PageQA, qa: InvoiceQA, cfg: d
                    "text": b.text, "text_score": b.text_score, "field": res.fields[i],
                    "field_prob": float(res.field_probs[i].max())} for i, b in enumerate(boxes)],
         "fields": fields, "reading": reading, "crosschecks": [c.to_dict() for c in res.checks],
-        "decisions": decisions, "flags": res.flags,
+        "decisions": decisions, "rec": rec_entries, "flags": res.flags,
         "report": os.path.abspath(os.path.join(out_dir, "report.json")),
     }
     if gt is not None:
@@ -143,6 +157,14 @@ def reading_record(res: PageQA):
                 d["classifier_decision"] = res.fields[i]
                 d["classifier_prob"] = round(float(res.field_probs[i].max()), 4)
     return dict(reading["fields"]), reading
+
+
+def label_evidence_line(ev: dict, top: int = 2) -> str:
+    """"labels read: '发票号码：' -0.71 · without any label 0.12": the labels whose removal lowers the
+    decision most, and the decision's probability on the image alone."""
+    parts = [f"'{d['text']}' {-d['drop']:+.2f}" for d in ev.get("labels", [])[:top] if abs(d["drop"]) >= 0.01]
+    return "labels read: " + (" · ".join(parts) if parts else "none matter") + \
+        f" · without any label {ev['without_labels']:.2f}"
 
 
 def attribution_table(shares: dict, by_id: Dict[int, object], top: int = 3) -> str:
@@ -260,11 +282,17 @@ def reading_table_html(report: dict) -> str:
         mark = "" if t is None else (" <span class='ok'>✓</span>" if t["correct"] else
                                      f" <span class='err'>✗ truth {e(str(t['truth']))}</span>")
         ev = "" if v is None else e(", ".join(v["evidence"])) + (f" ({e(v['label'])})" if v.get("label") else "")
+        low = (v or {}).get("low_confidence_chars") or []
+        if low:   # why was this character read: its panel, linked from the value
+            rel = os.path.relpath(v["rec_panel"], os.path.dirname(report["report"]))
+            ev += "<br><a href='" + e(rel) + "'>low confidence: " + " ".join(
+                f"{e(c['char'])} {c['confidence']:.2f}" for c in low) + "</a>"
         rows.append(f"<tr><td>{e(FIELD_ZH.get(f, f))}</td><td>{e(str(v['value'])) if v else '—'}{mark}</td>"
                     f"<td>{e(v['raw']) if v else ''}</td><td>{ev}</td>"
                     f"<td>{''.join(f'<span class=flag>{e(x)}</span>' for x in flags.get(f, []))}</td></tr>")
     return (head + "<table class='reading'><tr><td><b>field</b></td><td><b>value</b></td><td><b>raw</b></td>"
-            "<td><b>evidence</b></td><td><b>flags</b></td></tr>" + "".join(rows) + "</table>")
+            "<td><b>evidence</b> (characters read with low confidence)</td><td><b>flags</b></td></tr>"
+            + "".join(rows) + "</table>")
 
 
 def accuracy_table_html(summary: dict) -> str:

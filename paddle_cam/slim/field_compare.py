@@ -68,7 +68,9 @@ def compare_field(pages: Sequence, settings: CompareSettings, out_root: str) -> 
         if not pg.gt or not pg.gt.get("lines"):
             continue
         lines = pg.gt["lines"]
-        batch = np.asarray(base_fc.prepare(pg.image, [detector_like_polygon(ln["polygon"]) for ln in lines]), np.float32)
+        # the ground-truth texts stand for the reading (label planes of a model that has them)
+        batch = np.asarray(base_fc.prepare(pg.image, [detector_like_polygon(ln["polygon"]) for ln in lines],
+                                           [(ln["polygon"], ln.get("text", "")) for ln in lines]), np.float32)
         gt = [labels.index(c) if (c := field_of_line(ln)) in labels else None for ln in lines]
         crops.append((pg, batch, gt))
     shape = [1] + list(crops[0][1].shape[1:])
@@ -83,7 +85,8 @@ def compare_field(pages: Sequence, settings: CompareSettings, out_root: str) -> 
             from .prune import CALIB_SEED0
 
             page, gt = render_invoice(CALIB_SEED0)  # generated, never one of the evaluated pages
-            calib = [np.asarray(base_fc.prepare(page, [ln["polygon"] for ln in gt["lines"]]), np.float32)]
+            calib = [np.asarray(base_fc.prepare(page, [ln["polygon"] for ln in gt["lines"]],
+                                                [(ln["polygon"], ln.get("text", "")) for ln in gt["lines"]]), np.float32)]
         for ratio in settings.ratios:
             fc = _load(source, "")
             res = prune_model(fc.model, shape, settings.pruner, ratio, calibration=calib)
