@@ -202,16 +202,18 @@ def compare_field(pages: Sequence, settings: CompareSettings, out_root: str) -> 
     return Comparison("field", variants, method, flops_shape=None)
 
 
-def field_training_windows(pages: int) -> Tuple[np.ndarray, np.ndarray]:
-    """(uint8 windows, labels) of the first ``pages`` training invoices of the committed
-    classifier, made exactly as ``tools/train_field_cls.py`` makes them with its defaults
-    (``configs/field/train_field_cls.yml``: detector boxes, jitter, counterfactual windows):
-    recovery fine-tuning uses the distribution the model was trained on."""
+def field_training_windows(pages: int, label_planes: bool = False) -> Tuple[np.ndarray, np.ndarray]:
+    """(uint8 windows, labels) of the first ``pages`` training invoices, made exactly as
+    ``tools/train_field_cls.py`` makes them with its defaults (``configs/field/train_field_cls.yml``:
+    detector boxes, jitter, counterfactual windows), in the input of the model being fine-tuned
+    (``label_planes``: with the read labels' planes): recovery fine-tuning uses the distribution
+    the model was trained on."""
     from ..config import load_config
     from ..invoice.training import DATA_KEYS, page_samples
 
     cfg = load_config("field/train_field_cls")["Data"]
     data = {k: cfg[k] for k in DATA_KEYS}
+    data["label_planes"] = bool(label_planes)
     res = [page_samples((cfg["train_seed"] + i, "train", data)) for i in range(pages)]
     return np.concatenate([r["x"] for r in res]), np.concatenate([r["y"] for r in res])
 
@@ -231,8 +233,9 @@ def _finetune_field(settings: CompareSettings, pruned: List[Variant], out_root: 
         cfg.batch_size = settings.finetune_batch
     if settings.finetune_lr:
         cfg.lr = settings.finetune_lr
+    reads_labels = bool(pruned) and FieldClassifier.load(pruned[0].model_dir).reads_labels
     with tqdm(total=cfg.pages, desc="render training invoices", unit="page", disable=None, file=sys.stderr) as bar:
-        x_u8, y = field_training_windows(cfg.pages)
+        x_u8, y = field_training_windows(cfg.pages, reads_labels)
         bar.update(cfg.pages)
     out = []
     for pv in pruned:
