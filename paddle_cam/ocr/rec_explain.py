@@ -38,7 +38,6 @@ import numpy as np
 import paddle
 import paddle.nn as nn
 
-from ..base import resize_maps
 from ..errors import InputError
 from ..hooks import LayerHooks, resolve_layer
 from ..methods import get_method, make_method, method_options
@@ -577,45 +576,3 @@ def pointing_game(explainer: RecExplainer, texts: Sequence[str] = POINTING_TEXTS
             n += 1
     return {"pointing": hits / float(max(n, 1)), "chars": n, "read_ok": read_ok / float(len(texts)),
             "share_in_column": float(np.mean(shares)) if shares else 0.0}
-
-
-SPEED_TEXT = "纳税人识别号91110108MA01C3"   # 20 characters
-
-
-def speed_ratio(explainer: RecExplainer, text: str = SPEED_TEXT, repeats: int = 3) -> Dict[str, float]:
-    """Time to explain every character of a rendered line of ``text`` divided by one plain
-    forward + full backward (to the input and every parameter) of the recogniser on that line;
-    medians of ``repeats`` runs after one warm-up.
-
-    Example:
-        >>> speed_ratio(RecExplainer(load_recognizer()))               # doctest: +SKIP
-        {'chars': 20, 'explain_s': 0.41, 'forward_backward_s': 0.17, 'ratio': 2.4}
-    """
-    import time
-
-    img, _ = render_glyph_line(text)
-    x, _ = explainer.prepare(img)
-    model = explainer.logits_model
-    params = [p for p in model.parameters() if not p.stop_gradient]
-
-    def forward_backward() -> None:
-        with eval_mode(model):
-            xt = paddle.to_tensor(x, stop_gradient=False)
-            out = model(xt)
-            # a scalar of every frame's scores, back-propagated to the input and all weights (no
-            # log_softmax: Paddle's CPU kernel of it alone costs ~0.2 s and would flatter the ratio)
-            paddle.grad([out.sum()], [xt] + params)
-
-    def timed(fn) -> float:
-        fn()
-        runs = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            fn()
-            runs.append(time.perf_counter() - t)
-        return float(np.median(runs))
-
-    n = len(explainer.explain_crop(img).chars)
-    t_fb = timed(forward_backward)
-    t_ex = timed(lambda: explainer.explain_crop(img))
-    return {"chars": n, "explain_s": t_ex, "forward_backward_s": t_fb, "ratio": t_ex / t_fb}
