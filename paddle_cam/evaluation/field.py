@@ -142,16 +142,17 @@ def family_report(clf, cases: Sequence, grow_px: float = 4.0, pointing_pages: Op
         if clf.reads_labels:
             out["label_check"] = label_check(clf, pcases)
     out["reading"] = reading_scores(clf, cases, min_classifier_prob)
-    plain = reading_scores(clf, cases, min_classifier_prob, use_classifier=False, keep_errors=0)
-    out["reading_without_classifier"] = {
-        "key_field_accuracy": plain["key_field_accuracy"], "false_readings": plain["false_readings"],
-        "per_field": {f: v["accuracy"] for f, v in plain["per_field"].items()}}
-    ideal = reading_scores(clf, cases, min_classifier_prob, keep_errors=0, true_text=True)
-    out["reading_true_text"] = {
-        "key_field_accuracy": ideal["key_field_accuracy"], "false_readings": ideal["false_readings"],
-        "per_field": {f: v["accuracy"] for f, v in ideal["per_field"].items()}}
+    out["reading_without_classifier"] = _accuracies(
+        reading_scores(clf, cases, min_classifier_prob, use_classifier=False, keep_errors=0))
+    out["reading_true_text"] = _accuracies(reading_scores(clf, cases, min_classifier_prob, keep_errors=0, true_text=True))
     out["seconds"] = round(time.time() - t0, 1)
     return out
+
+
+def _accuracies(scores: dict) -> dict:
+    """The accuracies of :func:`score_readings` output, without the counts and errors."""
+    return {"key_field_accuracy": scores["key_field_accuracy"], "false_readings": scores["false_readings"],
+            "per_field": {f: v["accuracy"] for f, v in scores["per_field"].items()}}
 
 
 def label_check(clf, cases: Sequence, min_drop: float = 0.05) -> dict:
