@@ -51,6 +51,17 @@ def cases():
     return [make_case(s, det, family=f) for s, f in FRESH]
 
 
+# The committed label model was trained on boxes detected at 960 / max (PaddleX's module default);
+# QA now detects at PaddleOCR's pipeline resolution (configs/qa.yml). Its behaviour is checked on
+# the boxes it was trained on until it is retrained.
+TRAINED_ON = {"PreProcess": {"limit_side_len": 960, "limit_type": "max", "max_side_limit": 4000}}
+
+
+@pytest.fixture(scope="module")
+def trained_case():
+    return make_case(FRESH[0][0], PageDetector(processing=TRAINED_ON), family=FRESH[0][1])
+
+
 def test_committed_files_are_small():
     total = 0
     for d in (default_model_dir(), SHORTCUT_DIR, LABELS_DIR):
@@ -239,12 +250,12 @@ def test_label_model_needs_the_page_text(labels_clf):
     assert labels_clf.label_evidence(page, [], []) == []
 
 
-def test_label_evidence_names_the_label_a_decision_rests_on(labels_clf, cases):
+def test_label_evidence_names_the_label_a_decision_rests_on(labels_clf, trained_case):
     """Removing one read label at a time from the label planes: the evidence lists the labels in
     the window by how much the decision falls without each. It can say the model used the wrong
     label (an invoice code decided on 发票号码); on these pages most decisions that rest on one
     label rest on their own."""
-    case = cases[0]
+    case = trained_case
     pairs = [(i, j) for i, j in field_pairs(case) if case.true_field(j) in ("invoice_number", "date", "invoice_code")]
     assert pairs
     polys = [case.det_polygons[i] for i, _ in pairs]

@@ -127,6 +127,29 @@ def test_digital_invoice_side_by_side_blocks_20_digit_number_no_code():
     assert (got["amount"], got["tax"], got["total"], got["tax_rate"]) == ("5000.00", "300.00", "5300.00", "6%")
 
 
+@pytest.mark.parametrize("seller_header", ["tail", "tall"])
+def test_digital_block_headers_as_ocr_cuts_them(seller_header):
+    """Vertical 数电票 headers the detector cut into pieces and OCR partly lost: 购 + 方信 (买 lost)
+    is the buyer's; the seller's is either only its tail 方 + 信 (the other party's header, right of
+    the buyer's) or 销 + a tall box 售方信 + 息. Either way the seller's name is in the seller's block,
+    not in the buyer's (the nearest header to its left without the fix)."""
+    b = [box(0, 400, 20, "电子发票（普通发票）"), box(1, 900, 20, "发票号码：25442000000123456789"),
+         box(2, 900, 60, "开票日期：2024年01月11日")]
+    b += [box(10, 20, 120, "购", w=CH), box(11, 20, 190, "方信", w=CH, h=2 * CH)]
+    if seller_header == "tail":
+        b += [box(20, 520, 150, "方", w=CH), box(21, 520, 190, "信", w=CH)]
+    else:
+        b += [box(20, 520, 110, "销", w=CH), box(21, 520, 140, "售方信", w=CH, h=3 * CH), box(22, 520, 215, "息", w=CH)]
+    b += [box(30, 60, 130, "名称：北京云杉数据科技有限公司"), box(31, 560, 130, "名称：上海博远物流有限公司"),
+          box(32, 60, 200, "统一社会信用代码/纳税人识别号：91110105MA01ABCD1X"),
+          box(33, 560, 200, "统一社会信用代码/纳税人识别号：91310115MA1K4B2C3D")]
+    r = read_fields(b)
+    got = r.values()
+    assert got["buyer_name"] == "北京云杉数据科技有限公司" and got["seller_name"] == "上海博远物流有限公司"
+    assert got["buyer_tax_id"] == "91110105MA01ABCD1X" and got["seller_tax_id"] == "91310115MA1K4B2C3D"
+    assert r.fields["seller_name"].block == "seller" and r.fields["buyer_name"].block == "buyer"
+
+
 def test_without_block_headers_the_first_block_is_the_buyer():
     b = [box(0, 20, 10, "增值税电子普通发票"), box(1, 20, 300, "名称：乙方科技有限公司"),
          box(2, 20, 100, "名称：甲方贸易有限公司")]

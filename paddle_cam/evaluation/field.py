@@ -199,6 +199,30 @@ def families_report(clf, cases: Sequence, grow_px: float = 4.0, pointing_pages: 
     return out
 
 
+def reading_report(seeds: Sequence[int], families: Sequence[str], detect=None, log=None) -> Dict[str, dict]:
+    """The page reader alone (no field classifier) on freshly generated pages of each family:
+    ``{family: {"reading": ..., "reading_true_text": ...}}`` (:func:`reading_scores` with OCR, and
+    with the true text in every matched box). Pages are detected and read as the QA tool does
+    (:class:`~paddle_cam.invoice.pointing.PageDetector`); :func:`family_field_table` prints it.
+
+    Example:
+        >>> reps = reading_report(range(90000, 90006), ["vat_special", "digital"])   # doctest: +SKIP
+        >>> print(family_field_table(reps))                                            # doctest: +SKIP
+    """
+    from ..invoice.pointing import PageDetector, make_case
+
+    detect = detect or PageDetector()
+    out = {}
+    for fam in families:
+        cases = [make_case(int(s), detect, family=fam, read=True) for s in seeds]
+        out[fam] = {"reading": reading_scores(None, cases, use_classifier=False),
+                    "reading_true_text": reading_scores(None, cases, use_classifier=False, true_text=True)}
+        if log is not None:
+            log(f"{fam}: key fields {_pct(out[fam]['reading']['key_field_accuracy'])} "
+                f"(true text {_pct(out[fam]['reading_true_text']['key_field_accuracy'])})")
+    return out
+
+
 def _pct(v: Optional[float]) -> str:
     return "-" if v is None else f"{100 * v:.1f}%"
 

@@ -231,8 +231,13 @@ def header_side(text: str) -> Optional[str]:
     购货单位, ...; one wrong character allowed in four or more), else None. ``销售方（章）`` (the
     stamp's place) is not a header.
 
+    A header the detector cut short (销售方信, its 息 in a box of its own) still counts: a party
+    word followed by the start of 信息栏.
+
     >>> header_side("购实方"), header_side("销售方信息"), header_side("第三联：记账联 购买方记账凭证")
     ('buyer', 'seller', None)
+    >>> header_side("销售方信"), header_side("销售方式")
+    ('seller', None)
     """
     t = normalize_text(text).strip(COLON_CHARS)
     if not t or "章" in t:
@@ -241,6 +246,8 @@ def header_side(text: str) -> Optional[str]:
         for w in words:
             if t == w or (len(w) >= 3 and len(t) == len(w) and sum(x != y for x, y in zip(t, w)) <= 1
                           and t[0] == w[0]):
+                return side
+            if len(w) >= 2 and len(t) > len(w) and t.startswith(w) and "信息栏".startswith(t[len(w):]):
                 return side
     return None
 

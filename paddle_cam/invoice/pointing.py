@@ -76,14 +76,16 @@ class PageCase:
 
 class PageDetector:
     """Detected line polygons of a page (page pixels, post-process order): PP-OCRv4 mobile DB with
-    the default pre- and post-processing, the boxes the field classifier was trained and scored on.
-    :meth:`read` also recognises them with the bundled PP-OCRv4 recogniser (loaded on first use),
-    as the QA tool does.
+    the QA tool's pre- and post-processing (``configs/qa.yml`` ``PreProcess`` / ``PostProcess``),
+    the boxes the field classifier is trained and scored on. :meth:`read` also recognises them
+    with the bundled PP-OCRv4 recogniser (loaded on first use), as the QA tool does.
 
     Args:
         detector: a :class:`paddle_cam.models.det.Detector`; None loads the bundled weights.
         recognizer: a :class:`paddle_cam.ocr.rec.TextRecognizer`; None loads the bundled one when
             :meth:`read` is first called.
+        processing: ``{"PreProcess": {...}, "PostProcess": {...}}`` overrides of the detector's
+            own processing (null keys keep the model's value); None reads ``configs/qa.yml``.
 
     Example:
         >>> det = PageDetector()                                     # doctest: +SKIP
@@ -93,13 +95,17 @@ class PageDetector:
         ('增值税专用发票', 0.998)
     """
 
-    def __init__(self, detector=None, recognizer=None):
+    def __init__(self, detector=None, recognizer=None, processing: Optional[dict] = None):
+        from ..config import load_config
         from ..models.det import load_detector
         from ..ocr.db_postprocess import DBPostProcess
         from ..ocr.det_preprocess import DetPreprocess
         from ..ocr.pipeline import TextPipeline
 
-        self.pipeline = TextPipeline(detector or load_detector(), DetPreprocess(), DBPostProcess(), recognizer)
+        det = detector or load_detector()
+        cfg = load_config("qa") if processing is None else processing
+        self.pipeline = TextPipeline(det, DetPreprocess.for_detector(det, **(cfg.get("PreProcess") or {})),
+                                     DBPostProcess.for_detector(det, **(cfg.get("PostProcess") or {})), recognizer)
 
     def __call__(self, page_bgr: np.ndarray) -> List[List[List[float]]]:
         return [b.polygon for b in self.pipeline.detect(page_bgr, recognize=False).boxes]

@@ -224,9 +224,13 @@ def _vertical_headers(items: List[_Item], lh: float) -> List[Tuple[str, _Item]]:
         side = header_side(it.text)
         if side and len(n) >= 2:
             out.append((side, it))
-    singles = [k for k, n in enumerate(norms) if 1 <= len(n) <= 2 and items[k].w < 2.5 * lh]
+    # pieces of a vertical header: one or two characters, or a tall box of a few (售方信 between 销 and 息)
+    whole = {id(it) for _, it in out}
+    singles = [k for k, n in enumerate(norms) if items[k].w < 2.5 * lh and id(items[k]) not in whole and
+               (1 <= len(n) <= 2 or (len(n) <= 6 and items[k].h > 1.5 * items[k].w))]
     singles.sort(key=lambda k: items[k].y0)
     used = set()
+    partial: List[_Item] = []
     for k in singles:
         if k in used:
             continue
@@ -235,7 +239,7 @@ def _vertical_headers(items: List[_Item], lh: float) -> List[Tuple[str, _Item]]:
             last = items[chain[-1]]
             nxt = [j for j in singles if j not in used and j not in chain and items[j].y0 > last.y0
                    and abs(items[j].cx - last.cx) < 0.6 * max(lh, last.w)
-                   and items[j].y0 - last.y1 < 3 * max(lh, last.h)]
+                   and items[j].y0 - last.y1 < 3 * lh]
             if not nxt:
                 break
             chain.append(min(nxt, key=lambda j: items[j].y0))
@@ -247,11 +251,25 @@ def _vertical_headers(items: List[_Item], lh: float) -> List[Tuple[str, _Item]]:
         # OCR of vertical characters is poor (买 -> 实, 息 lost): 购/销 on top and 方 or 买/售 below will do
         if side is None and len(joined) <= 6 and joined[0] in "购销" and ("方" in joined or joined[1] in "买售货"):
             side = BUYER if joined[0] == "购" else SELLER
+        its = [items[j] for j in chain]
+        merged = _Item([i for x in its for i in x.ids], joined, min(x.x0 for x in its), min(x.y0 for x in its),
+                       max(x.x1 for x in its), max(x.y1 for x in its))
         if side:
-            its = [items[j] for j in chain]
-            out.append((side, _Item([i for x in its for i in x.ids], joined, min(x.x0 for x in its),
-                                    min(x.y0 for x in its), max(x.x1 for x in its), max(x.y1 for x in its))))
+            out.append((side, merged))
+        elif set(joined) <= _HEADER_CHARS and set(joined) & set("方信息"):
+            partial.append(merged)
+    # a header OCR kept only the tail of (方信, 方息): the other party's, beside or below the one read
+    sides = {side for side, _ in out}
+    if len(sides) == 1 and len(partial) == 1:
+        (side,), h = sides, partial[0]
+        known = next(it for sd, it in out if sd == side)
+        after = h.x0 > known.x1 or h.y0 > known.y1        # reading order: the buyer's block comes first
+        if after == (side == BUYER):
+            out.append((SELLER if side == BUYER else BUYER, h))
     return out
+
+
+_HEADER_CHARS = set("购买方销售信息栏货单位")
 
 
 def _block_of(it: _Item, headers: List[Tuple[str, _Item]], lh: float) -> Optional[str]:
