@@ -160,3 +160,44 @@ def test_maps_from_captures_equals_a_full_call(setup, cls, gradient_support):
     np.testing.assert_allclose(res.raw, full.raw, atol=1e-5, rtol=1e-5)
     np.testing.assert_allclose(res.normalized, full.normalized, atol=1e-5)
     np.testing.assert_allclose(res.scores, full.scores, atol=1e-4)
+
+
+class ToySplit(paddle.nn.Layer):
+    """features(x) = x as a 1 x T column grid; from_features mixes columns linearly into (T, 2) logits."""
+
+    def __init__(self, w):
+        super().__init__()
+        self.w = paddle.to_tensor(np.asarray(w, np.float32))
+
+    def features(self, x):
+        return x
+
+    def from_features(self, f):
+        cols = f.reshape([f.shape[0], -1])                              # (N, T)
+        logit1 = paddle.matmul(cols, self.w, transpose_y=True)          # (N, T): frame t = sum_s W[t, s] f[s]
+        return paddle.stack([paddle.zeros_like(logit1), logit1], axis=-1)
+
+    def forward(self, x):
+        return self.from_features(self.features(x))
+
+
+def test_feature_occlusion_is_the_exact_column_drop():
+    """Column s replaced by the baseline's (0) drops frame k's class-1 score by W[k, s] * x[s];
+    the map is that drop (ReLU) over the input columns of feature column s, for every target
+    from the same forwards; a model without features/from_features is refused."""
+    from paddle_cam.errors import InputError
+    from paddle_cam.methods import FeatureOcclusion, make_method
+
+    rng = np.random.RandomState(0)
+    w = rng.randn(4, 4)
+    x = rng.rand(1, 1, 1, 4).astype(np.float32) + 0.5
+    m = make_method("feature_occlusion", ToySplit(w), baseline=0.0, batch_size=3)
+    targets = [lambda o, k=k: float(o[k, 1]) for k in range(4)]
+    res = m.explain_targets(x, targets)
+    for k, r in enumerate(res):
+        np.testing.assert_allclose(r.raw[0, 0], np.maximum(w[k] * x[0, 0, 0], 0), rtol=1e-5, atol=1e-6)
+    # a region keeps the columns it covers only
+    part = FeatureOcclusion(ToySplit(w), baseline=0.0, region=(0, 0, 2, 1)).explain_targets(x, targets[:1])[0]
+    np.testing.assert_allclose(part.raw[0, 0, 2:], 0)
+    with pytest.raises(InputError, match="features"):
+        make_method("feature_occlusion", paddle.nn.Linear(2, 2))

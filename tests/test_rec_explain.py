@@ -229,6 +229,35 @@ def test_char_maps_peak_in_their_own_column_on_a_rendered_line(rec4):
         ex.explain_crop(img, chars=[1], contrast="\u2603")
 
 
+@pytest.mark.slow
+def test_rec_evaluation_scores_against_a_random_map(rec4):
+    """evaluate_explanations' rec task on one rendered line: the cascade runs from the CTC head to
+    the stem; feature-column occlusion points at the glyph and deletes the character faster than a
+    random map; the randomisation check changes its map and the layer CAM's."""
+    from paddle_cam.evaluation.rec import evaluate_rec
+    from paddle_cam.hooks import active_hook_count
+
+    cfg = dict(methods=["feature_occlusion", "layercam", "random"], rec_layers=None, rec_chars=2, rec_font_size=32,
+               n_steps=4, sanity_methods=["feature_occlusion", "layercam"], rec_sanity_lines=1, seed=0, ig_steps=4,
+               rec_texts=["代码0110"])
+    res = evaluate_rec(cfg, rec4, log=lambda *_: None)
+    assert res["cascade"][0] == "head.head" and res["cascade"][-1] == "model.backbone.encoder.convolution"
+    assert "head.encoder.svtr_block.1" in res["cascade"] and res["lines"][0]["read_ok"]
+    by = {}
+    for r in res["records"]:
+        assert r["task"] == "rec:PP-OCRv4_mobile_rec" and 0 <= r["energy_in_box"] <= 1
+        by.setdefault(r["method"], []).append(r)
+    assert [len(v) for v in by.values()] == [2, 2, 2]
+    fo = by["feature_occlusion"]
+    assert all(r["pointing_game"] == 1.0 for r in fo)
+    assert np.mean([r["deletion_auc"] for r in fo]) < np.mean([r["deletion_auc"] for r in by["random"]])
+    for r in (fo[0], by["layercam"][0]):
+        assert r["randomization_spearman"] is not None and r["randomization_spearman"] < 1.0
+        assert len(r["randomization_curve"]["layers"]) == len(res["cascade"])
+    assert by["random"][0]["randomization_spearman"] is None   # not asked for
+    assert active_hook_count([l for _, l in rec4.model.named_sublayers()]) == 0
+
+
 class ToyAttention(paddle.nn.Layer):
     """The PaddleX SVTR attention form (qkv, num_heads, scale, projection); keeps its attention."""
 

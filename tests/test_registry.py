@@ -9,7 +9,7 @@ from paddle_cam.methods import KINDS, METHODS, IntegratedGradients, Occlusion, S
 from toy_models import ConvReadout
 
 CANONICAL = ["gradcam", "gradcampp", "xgradcam", "layercam", "hirescam", "eigencam", "scorecam",
-             "integrated_gradients", "smoothgrad", "occlusion", "rise", "attention_rollout"]
+             "integrated_gradients", "smoothgrad", "occlusion", "feature_occlusion", "rise", "attention_rollout"]
 
 # what each method is, and whether the DB detector's exact crop paths reproduce its maps
 DECLARED = {
@@ -17,6 +17,7 @@ DECLARED = {
     "layercam": ("layer_cam", True), "hirescam": ("layer_cam", True), "eigencam": ("layer_cam", False),
     "scorecam": ("layer_cam", False), "integrated_gradients": ("input_gradient", False),
     "smoothgrad": ("input_gradient", False), "occlusion": ("black_box", False), "rise": ("black_box", False),
+    "feature_occlusion": ("black_box", False),
     "attention_rollout": ("layer_cam", False),
 }
 

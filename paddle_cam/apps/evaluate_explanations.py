@@ -50,6 +50,14 @@ field is not ``other``; the predicted class is explained on the classifier's own
                   invoice; occlusion and RISE only on request (hundreds of forwards per step).
                   The random map ignores the model, so it scores 1 by design.
 
+``rec`` (``--tasks rec``, section ``Rec``): per-character maps of each recogniser of ``Rec.models``
+(bundled PP-OCRv4 rec by default; e.g. ``-o "Rec.models=[null,PATH/PP-OCRv6_rec_small.onnx]"``)
+on rendered invoice lines whose glyph boxes the renderer knows, the output force-aligned to the true
+text; ``Rec.chars`` sampled characters per line (``paddle_cam.evaluation.rec``): pointing game and
+energy in the character's own glyph box, deletion / insertion scored by the character's
+probability, cascading randomisation of the recogniser (CTC head, SVTR neck, backbone stages,
+stem). Records are summarised per recogniser as task ``rec:<model name>``.
+
 ``--context window`` (default) runs the detector on the page input cropped to each line plus
 ``--margin`` input pixels (see ``paddle_cam.evaluation.det``); ``--context page`` evaluates on
 full pages (slow).
@@ -82,10 +90,12 @@ FLAGS = {"det_model_dir": "Global.det_model_dir", "det_model_name": "Global.det_
 QUICK_KEYS = {"methods": ("Eval", "methods"), "pages": ("Eval", "pages"), "boxes": ("Eval", "boxes"),
               "n_steps": ("Eval", "n_steps"), "sanity_boxes": ("Eval", "sanity_boxes"),
               "ig_steps": ("Eval", "ig_steps"), "rise_masks": ("Eval", "rise_masks"),
-              "field_pages": ("Field", "pages"), "field_boxes": ("Field", "boxes")}
+              "field_pages": ("Field", "pages"), "field_boxes": ("Field", "boxes"),
+              "rec_chars": ("Rec", "chars"), "rec_methods": ("Rec", "methods"),
+              "rec_sanity_lines": ("Rec", "sanity_lines")}
 CHOICES = {"context": ("window", "page"), "baseline": ("paper", "white", "blur", "road"),
            "score": ("mean_prob", "box_similarity")}
-TASKS = ("det", "field")
+TASKS = ("det", "field", "rec")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -93,11 +103,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     from .common import add_det_model_args
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--input", required=True, help="folder with invoices/*.jpg + .json (e.g. demo_docs), or such a folder")
+    p.add_argument("--input", default=None, help="folder with invoices/*.jpg + .json (e.g. demo_docs), or such a "
+                   "folder; needed by the det task")
     p.add_argument("--output", default=None, help="folder for metrics.json (default output/eval)")
     p.add_argument("--methods", default=None, help="comma-separated (default gradcam,layercam,integrated_gradients,"
                    "occlusion,rise); any registered method; 'random' is always added")
-    p.add_argument("--tasks", default=None, help="det and/or field (default both)")
+    p.add_argument("--tasks", default=None, help="det, field and/or rec (default det,field)")
     p.add_argument("--quick", action="store_const", const=True, default=None,
                    help="2 invoices, 2 lines each, Grad-CAM + LayerCAM, 6 steps (the config's Quick section)")
     p.add_argument("--pages", type=int, default=None, help="at most this many invoices (0 = all)")
@@ -179,7 +190,17 @@ def settings(cfg: dict) -> dict:
     tasks = as_list(g["tasks"])
     unknown = [t for t in tasks if t not in TASKS]
     if unknown:
-        raise InputError(f"unknown task '{unknown[0]}'; use det and/or field")
+        raise InputError(f"unknown task '{unknown[0]}'; use {', '.join(TASKS)}")
+    r = cfg["Rec"]
+    base["rec_methods"] = list(dict.fromkeys(canonical_methods(base["rec_methods"]) + [RANDOM]))
+    base["rec_sanity_methods"] = canonical_methods(r["sanity_methods"] or [])
+    if int(base["rec_chars"]) < 1:
+        raise InputError("Rec.chars must be >= 1")
+    if r["texts"] is not None and (not as_list(r["texts"]) or not all(str(t) for t in as_list(r["texts"]))):
+        raise InputError("Rec.texts must list non-empty lines (or be null for the built-in invoice lines)")
+    base.update(rec_models=as_list(r["models"]) or [None], rec_layers=as_list(r["layers"]) if r["layers"] else None,
+                rec_texts=[str(t) for t in as_list(r["texts"])] if r["texts"] is not None else None,
+                rec_font_size=int(r["font_size"]))
     base.update(gradient_support=bool(e["gradient_support"]), context=e["context"], margin=int(e["margin"]),
                 baseline=e["baseline"], score=e["score"], layers=as_list(e["layers"]), seed=int(g["seed"]),
                 field_seed=int(f["seed"]), grow_px=float(f["grow_px"]), tasks=tasks)
@@ -193,11 +214,14 @@ def main(argv=None) -> int:
     from ..baselines import normalized_value
     from ..cli import set_device
     from ..datasets.ground_truth import find_labelled_pages
+    from ..errors import InputError
     from ..evaluation import format_table, summarize
     from ..io import ensure_writable_dir, save_json
 
     out_dir = ensure_writable_dir(cfg_all["Global"]["output"])
-    pages = find_labelled_pages(args.input)
+    if "det" in cfg["tasks"] and not args.input:
+        raise InputError("the det task needs --input FOLDER (labelled invoices, e.g. demo_docs); or run --tasks field,rec")
+    pages = find_labelled_pages(args.input) if "det" in cfg["tasks"] else []
     if cfg["pages"]:
         pages = pages[:cfg["pages"]]
     set_device(cfg_all["Global"]["device"])
@@ -223,6 +247,16 @@ def main(argv=None) -> int:
         field = evaluate_field(cfg, FieldClassifier.load())
         records += field.pop("records")
         result["tasks"]["field"] = field
+    if "rec" in cfg["tasks"]:
+        from ..evaluation.rec import evaluate_rec
+        from ..models.rec import load_recognizer
+
+        result["tasks"]["rec"] = {}
+        rec_cfg = dict(cfg, methods=cfg["rec_methods"], sanity_methods=cfg["rec_sanity_methods"])
+        for source in cfg["rec_models"]:
+            rec = evaluate_rec(rec_cfg, load_recognizer(source))
+            records += rec.pop("records")
+            result["tasks"]["rec"][rec["model"]] = rec
     summary = summarize(records)
     result.update(summary=summary, records=records, runtime_seconds=round(time.time() - t0, 1))
     path = save_json(os.path.join(out_dir, "metrics.json"), result)

@@ -1,6 +1,7 @@
 """Explanation methods, one file each, and their registry (``get_method``, ``make_method``)."""
 from .attention_rollout import AttentionRollout
 from .eigen_cam import EigenCAM
+from .feature_occlusion import FeatureOcclusion
 from .grad_cam import GradCAM
 from .grad_cam_plusplus import GradCAMPlusPlus
 from .hires_cam import HiResCAM
@@ -14,5 +15,5 @@ from .smooth_grad import SmoothGrad
 from .xgrad_cam import XGradCAM
 
 __all__ = ["GradCAM", "GradCAMPlusPlus", "XGradCAM", "LayerCAM", "HiResCAM", "EigenCAM", "ScoreCAM",
-           "IntegratedGradients", "SmoothGrad", "Occlusion", "RISE", "AttentionRollout", "KINDS", "METHODS", "get_method",
-           "make_method", "method_names", "method_options"]
+           "IntegratedGradients", "SmoothGrad", "Occlusion", "FeatureOcclusion", "RISE", "AttentionRollout", "KINDS",
+           "METHODS", "get_method", "make_method", "method_names", "method_options"]

@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Optional, Sequence
 from ..errors import InputError
 from .attention_rollout import AttentionRollout
 from .eigen_cam import EigenCAM
+from .feature_occlusion import FeatureOcclusion
 from .grad_cam import GradCAM
 from .grad_cam_plusplus import GradCAMPlusPlus
 from .hires_cam import HiResCAM
@@ -31,7 +32,7 @@ KINDS = ("layer_cam", "input_gradient", "black_box")
 
 METHODS: Dict[str, type] = {cls.name: cls for cls in (
     GradCAM, GradCAMPlusPlus, XGradCAM, LayerCAM, HiResCAM, EigenCAM, ScoreCAM,
-    IntegratedGradients, SmoothGrad, Occlusion, RISE, AttentionRollout)}
+    IntegratedGradients, SmoothGrad, Occlusion, FeatureOcclusion, RISE, AttentionRollout)}
 
 # spellings that the normalisation below (case, '-', '_', '++' -> 'pp') does not reach
 _ALIASES = {"ig": "integrated_gradients", "rollout": "attention_rollout"}

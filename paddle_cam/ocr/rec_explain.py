@@ -9,7 +9,9 @@ to it) and a heat map, made by any registered method:
   ``h x w`` grid by :class:`TokenGrid`, which is read from the encoder's input at run time; there
   is no CLS token) or at the ``neck`` output (``(N, T, C)`` frames as a ``1 x T`` grid);
 - ``integrated_gradients`` / ``smoothgrad`` on the line crop;
-- ``occlusion`` by character column (full-height windows, one frame wide).
+- ``occlusion`` by character column (full-height windows, one frame wide);
+- ``feature_occlusion`` (the default): each column of the backbone's features replaced by those of
+  a paper-filled input, scored through the SVTR neck and CTC head only.
 
 Speed (layer CAMs): one forward for the line, the alignment read from that forward's output, then
 one backward per character that only runs from the CTC head down to the hooked layer
@@ -70,7 +72,16 @@ class RecLogits(nn.Layer):
         self.training = rec_model.training
 
     def forward(self, x: paddle.Tensor) -> paddle.Tensor:
-        return self.head.head(self.head.encoder(self.model(x)))
+        return self.from_features(self.features(x))
+
+    def features(self, x: paddle.Tensor) -> paddle.Tensor:
+        """The backbone's ``(N, C, h, T)`` features (the SVTR neck's input)."""
+        return self.model(x)
+
+    def from_features(self, f: paddle.Tensor) -> paddle.Tensor:
+        """The CTC logits the neck and head make of backbone features (``feature_occlusion`` runs
+        only this part per occluded column)."""
+        return self.head.head(self.head.encoder(f))
 
 
 # ---- token sequences as their real grid -------------------------------------------------------
@@ -289,10 +300,10 @@ def column_share(crop_map: np.ndarray, columns: Tuple[float, float]) -> float:
 
 CharSpec = Union[str, int, Sequence[int], None]
 # Default of the library (the tool's default is configs/det/explain_ocr.yml Rec.method / Rec.layers),
-# chosen by the per-character pointing game on rendered lines (pointing_game, POINTING_TEXTS, glyph
-# boxes, no tolerance): occlusion by column 100% (PP-OCRv4 rec) / 98.1% (PP-OCRv6 small rec);
-# the best gradient map, layercam at stage4 / svtr1, 84.3% / 76.9%. DEFAULT_LAYER serves layer CAMs.
-DEFAULT_METHOD = "occlusion"
+# chosen by the per-character pointing game on rendered lines (pointing_game), deletion/insertion,
+# the randomisation check and the cost of all characters of a line (docs/rec/rec_eval.md,
+# BENCHMARKS.md). DEFAULT_LAYER serves layer CAMs.
+DEFAULT_METHOD = "feature_occlusion"
 DEFAULT_LAYER = "stage4"
 
 
@@ -418,9 +429,30 @@ class RecExplainer:
             step = max(1, int(round(geometry.input_hw[1] / float(len(logits)))))
             opts.setdefault("window", (geometry.input_hw[0], step))
             opts.setdefault("stride", (geometry.input_hw[0], max(1, step // 2)))
-            opts.setdefault("region", (0, 0, geometry.resized_w, geometry.input_hw[0]))
+        if self.method.name in ("occlusion", "feature_occlusion"):
+            opts.setdefault("region", (0, 0, geometry.resized_w, geometry.input_hw[0]))   # not the padding
         method = make_method(self.method.name, self.logits_model, None, **opts)
         yield from method.explain_targets(x, targets)
+
+    def input_maps(self, x: np.ndarray, targets: list, geometry: CropGeometry) -> List[np.ndarray]:
+        """Raw ``(H_in, W_in)`` maps of fixed ``targets`` on a prepared input ``x`` (:meth:`prepare`),
+        without reading the line again: what deletion curves and the randomisation check need,
+        where the target must stay the one of the intact input and model.
+
+        Example:
+            >>> x, geo = ex.prepare(crop)                                         # doctest: +SKIP
+            >>> al = forced_alignment(ex.read(x), ex.recognizer.characters, "AB") # doctest: +SKIP
+            >>> ex.input_maps(x, char_targets(al), geo)[0].shape == x.shape[2:]   # doctest: +SKIP
+            True
+        """
+        fixed = lambda _logits: list(targets)  # noqa: E731
+        it = (self._iter_layer_cam(x, fixed) if self.method.kind == "layer_cam"
+              else self._iter_other(x, fixed, geometry))
+        try:
+            next(it)
+            return [np.asarray(res.raw[0], np.float32) for _, res in zip(targets, it)]
+        finally:
+            it.close()
 
     def explain_crop(self, crop_bgr: np.ndarray, chars: CharSpec = "all", text: Optional[str] = None,
                      contrast: Optional[str] = None, dropped: Optional[int] = None,
