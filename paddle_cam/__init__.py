@@ -12,9 +12,9 @@ from .base import BaseCAM, CAMResult, normalize_maps, resize_maps
 from .errors import (FontNotFoundError, HookNotFiredError, InputError, LayerNotFoundError, ModelLoadError,
                      PaddleCamError, TargetError)
 from .hooks import LayerHooks, layer_names, resolve_layer
-from .methods import (METHODS, RISE, EigenCAM, GradCAM, GradCAMPlusPlus, HiResCAM, IntegratedGradients, LayerCAM,
-                      Occlusion, ScoreCAM, SmoothGrad, XGradCAM, get_method, make_method, method_names,
-                      method_options)
+from .methods import (METHODS, RISE, EigenCAM, FeatureOcclusion, GradCAM, GradCAMPlusPlus, HiResCAM,
+                      IntegratedGradients, LayerCAM, Occlusion, ScoreCAM, SmoothGrad, XGradCAM, get_method,
+                      make_method, method_names, method_options)
 from .modes import eval_mode
 from .targets import ClassifierOutputTarget, MaskedMeanTarget
 
@@ -23,7 +23,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BaseCAM", "CAMResult", "normalize_maps", "resize_maps", "LayerHooks", "layer_names", "resolve_layer",
     "GradCAM", "GradCAMPlusPlus", "XGradCAM", "LayerCAM", "HiResCAM", "EigenCAM", "ScoreCAM", "IntegratedGradients",
-    "SmoothGrad", "Occlusion", "RISE", "METHODS", "get_method", "make_method", "method_names", "method_options",
+    "SmoothGrad", "Occlusion", "FeatureOcclusion", "RISE", "METHODS", "get_method", "make_method", "method_names", "method_options",
     "eval_mode", "ClassifierOutputTarget", "MaskedMeanTarget", "PaddleCamError", "InputError",
     "LayerNotFoundError", "HookNotFiredError", "TargetError", "ModelLoadError", "FontNotFoundError",
 ]

@@ -29,7 +29,16 @@ def test_every_method_takes_the_evaluation_options():
     from paddle_cam.evaluation.scoring import evaluation_options
     from paddle_cam.methods import make_method, method_names
 
-    model = paddle.nn.Sequential(paddle.nn.Conv2D(3, 4, 3, padding=1), paddle.nn.ReLU())
+    class Split(paddle.nn.Sequential):
+        """feature_occlusion reads a model split into features and the part after them."""
+
+        def features(self, x):
+            return self[0](x)
+
+        def from_features(self, f):
+            return self[1](f)
+
+    model = Split(paddle.nn.Conv2D(3, 4, 3, padding=1), paddle.nn.ReLU())
     cfg = {"baseline_fill": "road", "ig_steps": 4, "rise_masks": 8, "seed": 0, "gradient_support": True}
     for name in method_names():
         opts = evaluation_options(name, cfg, region=(0, 0, 8, 8))

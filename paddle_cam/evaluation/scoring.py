@@ -47,6 +47,8 @@ def evaluation_options(name: str, cfg: dict, region=None) -> dict:
     if cls.name == "occlusion":
         size = cfg.get("occlusion_window", 12)
         return {"window": size, "stride": size, "baseline": fill, "batch_size": 8, "region": region}
+    if cls.name == "feature_occlusion":
+        return {"baseline": fill, "batch_size": 8, "region": region}
     if cls.name == "rise":
         return {"n_masks": cfg["rise_masks"], "grid": cfg.get("rise_grid", (4, 16)), "baseline": fill,
                 "batch_size": 8, "region": region, "seed": cfg["seed"]}
