@@ -55,16 +55,14 @@ def rec_cascade(logits_model, x: np.ndarray) -> List[str]:
 def char_prob_fn(logits_model, frames: Sequence[int], class_id: int) -> Callable[[np.ndarray], np.ndarray]:
     """``score_fn(batch) -> (B,)``: the mean over ``frames`` of ``p(class_id)`` (the character's
     probability, the score of the deletion and insertion curves)."""
-    import paddle
-
-    from ..modes import eval_mode
     from ..ocr.rec_targets import log_softmax_np
+    from ..predictors import as_predict
 
     fr = list(frames)
+    predict = as_predict(logits_model)
 
     def score_fn(batch: np.ndarray) -> np.ndarray:
-        with eval_mode(logits_model), paddle.no_grad():
-            z = logits_model(paddle.to_tensor(np.ascontiguousarray(batch, np.float32))).numpy()
+        z = predict(batch)
         return np.exp(log_softmax_np(z[:, fr])[..., int(class_id)]).mean(axis=1)
     return score_fn
 
@@ -152,12 +150,12 @@ def evaluate_rec(cfg: dict, recognizer, log=print) -> dict:
 
 
 def _method_options(method: str, cfg: dict) -> Optional[dict]:
-    """Budgets of the input methods (the rest use the explainer's defaults)."""
+    """The evaluation's budgets for the input-gradient methods (paper baseline, ``ig_steps``, as
+    the other tasks give them); the other kinds keep the explainer's own options (occlusion by
+    character column, layer CAMs without gradient support)."""
     from ..methods import get_method
+    from .scoring import evaluation_options
 
-    name = get_method(method).name
-    if name == "integrated_gradients":
-        return {"n_steps": cfg["ig_steps"], "internal_batch_size": 8}
-    if name == "smoothgrad":
-        return {"n_samples": cfg["ig_steps"], "internal_batch_size": 8}
-    return None
+    if get_method(method).kind != "input_gradient":
+        return None
+    return evaluation_options(method, dict(cfg, baseline_fill="paper"))

@@ -294,4 +294,3 @@ class FieldClassifier:
         if extra:
             cfg.update(extra)
         return cfg
-
