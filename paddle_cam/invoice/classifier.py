@@ -16,8 +16,8 @@ from .baselines import field_baseline
 from .explanation import FieldExplanation, slice_cam
 from .label_context import label_regions, label_spans, regions_of
 from .schema import FIELD_CLASSES, FIELD_ZH, GENERATOR_TO_FIELD
-from .windows import (Polygon, Window, WindowSpec, compute_window, normalize_u8, overlaps, page_planes, paste_to_page,
-                      window_u8)
+from .windows import (Polygon, Window, WindowSpec, compute_window, image_u8, label_planes_u8, normalize_u8, overlaps,
+                      page_planes, paste_to_page, window_u8)
 
 MODEL_NAME = "PP-LCNet_x0_25_invoice_field"
 DEFAULT_LAYER = "encoder.blocks.2"  # stride 8: one cell per line height (see paddle_cam.invoice.windows)
@@ -266,7 +266,8 @@ class FieldClassifier:
             near = [s for s in spans if overlaps(s.polygon, win)]
             sets = [near, []] + [[t for t in near if t is not s] for s in near]
             plan.append((len(variants), near))
-            variants += [window_u8(planes, p, self.spec, win, regions_of(v)) for v in sets]
+            image = image_u8(planes, p, self.spec, win)   # only the label planes differ between the variants
+            variants += [np.concatenate([image, label_planes_u8(self.spec, win, regions_of(v))]) for v in sets]
         if not variants:
             return []
         probs = self.predict(normalize_u8(np.stack(variants)))

@@ -121,29 +121,50 @@ def _fill(plane: np.ndarray, polygon: Polygon, x0: int, y0: int) -> None:
     cv2.fillPoly(plane, [pts.reshape(-1, 1, 2)], 255, lineType=cv2.LINE_8, shift=4)
 
 
+def _resized(canvas: np.ndarray, spec: WindowSpec) -> np.ndarray:
+    """(h, w, C) window canvas -> (C, H_in, W_in) (area resize, per channel)."""
+    in_h, in_w = spec.input_hw
+    # OpenCV's area resize takes at most 4 channels at once
+    out = [cv2.resize(canvas[:, :, c:c + 4], (in_w, in_h), interpolation=cv2.INTER_AREA).reshape(in_h, in_w, -1)
+           for c in range(0, canvas.shape[2], 4)]
+    return np.ascontiguousarray(np.concatenate(out, axis=2).transpose(2, 0, 1))
+
+
+def image_u8(planes: np.ndarray, polygon: Polygon, spec: WindowSpec, win: Optional[Window] = None) -> np.ndarray:
+    """(3, H, W) uint8: luminance, chroma and the line's marker of one line's window."""
+    x0, y0, x1, y1 = win or compute_window(polygon, spec)
+    H, W = planes.shape[:2]
+    canvas = np.zeros((y1 - y0, x1 - x0, 3), np.uint8)
+    ax0, ay0, ax1, ay1 = max(x0, 0), max(y0, 0), min(x1, W), min(y1, H)
+    if ax0 < ax1 and ay0 < ay1:
+        canvas[ay0 - y0:ay1 - y0, ax0 - x0:ax1 - x0, :2] = planes[ay0:ay1, ax0:ax1]
+    marker = np.zeros((y1 - y0, x1 - x0), np.uint8)
+    _fill(marker, polygon, x0, y0)
+    canvas[:, :, 2] = marker
+    return _resized(canvas, spec)
+
+
+def label_planes_u8(spec: WindowSpec, win: Window, regions: Optional[Sequence[Tuple[int, Polygon]]]) -> np.ndarray:
+    """(len(spec.text_channels), H, W) uint8 label planes of a window: each ``(plane, polygon)``
+    of ``regions`` that meets the window filled in its plane."""
+    x0, y0, x1, y1 = win
+    layers = [np.zeros((y1 - y0, x1 - x0), np.uint8) for _ in spec.text_channels]   # fillPoly: contiguous planes
+    for c, poly in regions or ():
+        if overlaps(poly, win):
+            _fill(layers[c], poly, x0, y0)
+    return _resized(np.stack(layers, axis=2), spec)
+
+
 def window_u8(planes: np.ndarray, polygon: Polygon, spec: WindowSpec, win: Optional[Window] = None,
               regions: Optional[Sequence[Tuple[int, Polygon]]] = None) -> np.ndarray:
     """(C, H, W) uint8 model input of one line from the page planes (see the module docstring);
     ``regions``: the page's ``(label plane, polygon)`` (:func:`.label_context.label_regions`),
     drawn when the spec has label planes (none given: all label planes empty)."""
-    x0, y0, x1, y1 = win or compute_window(polygon, spec)
-    H, W = planes.shape[:2]
-    canvas = np.zeros((y1 - y0, x1 - x0, spec.channels), np.uint8)
-    ax0, ay0, ax1, ay1 = max(x0, 0), max(y0, 0), min(x1, W), min(y1, H)
-    if ax0 < ax1 and ay0 < ay1:
-        canvas[ay0 - y0:ay1 - y0, ax0 - x0:ax1 - x0, :2] = planes[ay0:ay1, ax0:ax1]
-    layers = [np.zeros((y1 - y0, x1 - x0), np.uint8) for _ in range(spec.channels - 2)]
-    _fill(layers[0], polygon, x0, y0)
-    for c, poly in (regions or ()) if spec.text_channels else ():
-        if overlaps(poly, (x0, y0, x1, y1)):
-            _fill(layers[1 + c], poly, x0, y0)
-    for k, plane in enumerate(layers):
-        canvas[:, :, 2 + k] = plane
-    in_h, in_w = spec.input_hw
-    # OpenCV's area resize takes at most 4 channels at once
-    out = [cv2.resize(canvas[:, :, c:c + 4], (in_w, in_h), interpolation=cv2.INTER_AREA).reshape(in_h, in_w, -1)
-           for c in range(0, spec.channels, 4)]
-    return np.ascontiguousarray(np.concatenate(out, axis=2).transpose(2, 0, 1))
+    win = win or compute_window(polygon, spec)
+    image = image_u8(planes, polygon, spec, win)
+    if not spec.text_channels:
+        return image
+    return np.concatenate([image, label_planes_u8(spec, win, regions)])
 
 
 def normalize_u8(batch_u8: np.ndarray) -> np.ndarray:
