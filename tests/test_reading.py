@@ -110,8 +110,8 @@ def test_digital_invoice_side_by_side_blocks_20_digit_number_no_code():
     b += vertical(10, 20, 120, "购买方信息", pitch=CH + 6)
     b += vertical(20, 520, 120, "销售方信息", pitch=CH + 6)
     b += [box(30, 60, 130, "名称：北京云杉数据科技有限公司"), box(31, 560, 130, "名称：上海博远物流有限公司"),
-          box(32, 60, 200, "统一社会信用代码/纳税人识别号：91110105MA01ABCD1X"),
-          box(33, 560, 200, "统一社会信用代码/纳税人识别号：91310115MA1K4B2C3D"),
+          box(32, 60, 200, "统一社会信用代码/纳税人识别号：91110105MA01ABCD13"),
+          box(33, 560, 200, "统一社会信用代码/纳税人识别号：91310115MA1K4B2C3J"),
           box(40, 60, 300, "项目名称"), box(41, 600, 300, "金额", w=2 * CH), box(42, 750, 300, "税率/征收率"),
           box(43, 950, 300, "税额", w=2 * CH), box(44, 600, 340, "5000.00", w=90), box(45, 760, 340, "6%", w=30),
           box(46, 950, 340, "300.00", w=80),
@@ -122,7 +122,7 @@ def test_digital_invoice_side_by_side_blocks_20_digit_number_no_code():
     assert r.kind == "digital" and got["invoice_number"] == "25442000000123456789" and got["invoice_code"] is None
     assert got["check_code"] is None
     assert got["buyer_name"] == "北京云杉数据科技有限公司" and got["seller_name"] == "上海博远物流有限公司"
-    assert got["buyer_tax_id"] == "91110105MA01ABCD1X" and got["seller_tax_id"] == "91310115MA1K4B2C3D"
+    assert got["buyer_tax_id"] == "91110105MA01ABCD13" and got["seller_tax_id"] == "91310115MA1K4B2C3J"
     assert r.fields["seller_name"].block == "seller"
     assert (got["amount"], got["tax"], got["total"], got["tax_rate"]) == ("5000.00", "300.00", "5300.00", "6%")
 
@@ -141,12 +141,12 @@ def test_digital_block_headers_as_ocr_cuts_them(seller_header):
     else:
         b += [box(20, 520, 110, "销", w=CH), box(21, 520, 140, "售方信", w=CH, h=3 * CH), box(22, 520, 215, "息", w=CH)]
     b += [box(30, 60, 130, "名称：北京云杉数据科技有限公司"), box(31, 560, 130, "名称：上海博远物流有限公司"),
-          box(32, 60, 200, "统一社会信用代码/纳税人识别号：91110105MA01ABCD1X"),
-          box(33, 560, 200, "统一社会信用代码/纳税人识别号：91310115MA1K4B2C3D")]
+          box(32, 60, 200, "统一社会信用代码/纳税人识别号：91110105MA01ABCD13"),
+          box(33, 560, 200, "统一社会信用代码/纳税人识别号：91310115MA1K4B2C3J")]
     r = read_fields(b)
     got = r.values()
     assert got["buyer_name"] == "北京云杉数据科技有限公司" and got["seller_name"] == "上海博远物流有限公司"
-    assert got["buyer_tax_id"] == "91110105MA01ABCD1X" and got["seller_tax_id"] == "91310115MA1K4B2C3D"
+    assert got["buyer_tax_id"] == "91110105MA01ABCD13" and got["seller_tax_id"] == "91310115MA1K4B2C3J"
     assert r.fields["seller_name"].block == "seller" and r.fields["buyer_name"].block == "buyer"
 
 
@@ -267,7 +267,7 @@ def test_page_truth_of_a_demo_page(root):
     assert all(x["correct"] for x in scored.values()), scored
 
 
-@pytest.mark.parametrize("module", ["normalize", "labels", "crosscheck", "reading", "label_context"])
+@pytest.mark.parametrize("module", ["normalize", "labels", "crosscheck", "reading", "label_context", "repair"])
 def test_docstring_examples(module):
     import doctest
     import importlib
@@ -281,3 +281,58 @@ def test_tax_ids_after_labels_ocr_garbled_keep_their_order():
          box(2, 40, 400, "线一社信用代码规人识号93320505MAP2EP7N1N"), box(3, 700, 420, "93320505MAP2EP7N1N")]
     got = read_fields(b).values()   # box 3: the seal repeats the seller's id; no label, no block: no party's
     assert got["buyer_tax_id"] == "91110105MAQA95MU1D" and got["seller_tax_id"] == "93320505MAP2EP7N1N"
+
+
+def test_tax_id_repair_restores_look_alikes_and_refuses_the_rest():
+    """Valid random codes with one character replaced: by a look-alike, the repair must restore
+    nearly all and never invent another code; by any other character, it must mostly refuse."""
+    import random
+
+    from paddle_cam.invoice.crosscheck import USCC_ALPHABET, uscc_check_digit
+    from paddle_cam.invoice.repair import _LOOKALIKES, repair_tax_id
+
+    rng = random.Random(0)
+    stats = {"look-alike": [0, 0, 0], "any": [0, 0, 0]}   # restored, another code, refused
+    for _ in range(1500):
+        s = rng.choice("159") + rng.choice("123") + "".join(rng.choice("0123456789") for _ in range(6)) \
+            + "".join(rng.choice(USCC_ALPHABET) for _ in range(9))
+        code = s + uscc_check_digit(s)
+        i = rng.randrange(18)
+        for kind, alts in (("look-alike", _LOOKALIKES.get(code[i], "")), ("any", USCC_ALPHABET.replace(code[i], ""))):
+            if not alts:
+                continue
+            r = repair_tax_id(code[:i] + rng.choice(alts) + code[i + 1:])
+            stats[kind][0 if r == code else 2 if r is None else 1] += 1
+    ok, wrong, refused = stats["look-alike"]
+    assert ok / (ok + wrong + refused) > 0.85 and wrong == 0, stats
+    ok, wrong, refused = stats["any"]
+    assert refused / (ok + wrong + refused) > 0.75, stats
+
+
+def test_page_reading_repairs_and_flags_what_its_fields_allow():
+    b = [box(0, 300, 10, "江苏增值税专用发票"), box(1, 40, 100, "名称：甲公司"),
+         box(2, 40, 140, "纳税人识别号：91310101MA0WHW7Y26"),    # 0 read for D
+         box(3, 40, 400, "合计"), box(4, 500, 400, "¥279408.59"), box(5, 800, 400, "¥26546"),  # decimals lost
+         box(6, 40, 440, "价税合计（大写）"), box(7, 500, 440, "（小写）¥305955.30")]
+    r = read_fields(b)
+    got = r.values()
+    assert got["buyer_tax_id"] == "91310101MADWHW7Y26" and got["tax"] == "26546.71", got
+    flags = {f["field"]: f for f in r.flags if f["kind"] == "repaired"}
+    assert flags["tax"]["read"] == "26546.00" and flags["tax"]["raw"] == "¥26546" and "decimals" in flags["tax"]["by"]
+    assert flags["buyer_tax_id"]["read"] == "91310101MA0WHW7Y26"
+    assert "repaired" in r.fields["tax"].evidence
+    # the same page with the tax read whole: nothing to repair, nothing flagged
+    b[5] = box(5, 800, 400, "¥26546.71")
+    b[2] = box(2, 40, 140, "纳税人识别号：91310101MADWHW7Y26")
+    assert not [f for f in read_fields(b).flags if f["kind"] == "repaired"]
+
+
+def test_summary_counts_repairs_and_the_page_table_shows_the_reading_as_read():
+    from paddle_cam.sinks.qa_report import reading_summary, reading_table_html
+
+    b = [box(0, 300, 10, "江苏增值税专用发票"), box(1, 40, 140, "纳税人识别号：91310101MA0WHW7Y26")]
+    r = read_fields(b)
+    row = {"page": "p", "reading": r.to_dict(), "flags": r.flags, "report": "/x/p/report.json"}
+    assert reading_summary([row])["repaired_fields"] == {"buyer_tax_id": 1}
+    html = reading_table_html(row)
+    assert "repaired: read 91310101MA0WHW7Y26" in html and "91310101MADWHW7Y26" in html

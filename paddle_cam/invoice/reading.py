@@ -37,6 +37,7 @@ from ..geometry import span_polygon  # noqa: F401  (re-exported: the reader's va
 from .labels import (BUYER, COLUMN_LABELS, INVOICE_MARKERS, RECEIPT_MARKERS, SELLER, TABLE_HEADER_WORDS,
                      TOTAL_CAPITAL, VAT_MARKERS, LabelMatch, extract_value, find_labels, header_side, value_format_ok)
 from .normalize import COLON_CHARS, normalize_field, normalize_text, parse_capitals, parse_rate
+from .repair import repair_reading
 from .schema import FIELD_CLASSES, GENERATOR_TO_FIELD
 
 READ_FIELDS: Tuple[str, ...] = tuple(f for f in FIELD_CLASSES if f != "other")
@@ -480,7 +481,9 @@ def read_fields(boxes: Sequence, field_probs: Optional[np.ndarray] = None, label
         for c in cands:
             if c.field == "amount" and c.label is not None and c.label.wording in RECEIPT_TOTAL_LABELS:
                 c.field = "total"
-    return _select(cands, vat, notes, boxes)
+    reading = _select(cands, vat, notes, boxes)
+    repair_reading(reading)
+    return reading
 
 
 def _class_probs(field_probs, labels, boxes, idx) -> Optional[Dict[int, Dict[str, float]]]:

@@ -219,7 +219,8 @@ def write_corpus_outputs(out_root: str, rows: List[dict], errors: List[dict], ag
 def reading_summary(rows: List[dict]) -> dict:
     """The summary.json keys of the page readings: per-field accuracy against page-level truth
     (pages with ground truth; a field counts where the page carries it or something was read),
-    the cross-check counts, the kinds of documents read and each page's values.
+    the cross-check counts, the values repaired (per field, :mod:`paddle_cam.invoice.repair`), the
+    kinds of documents read and each page's values.
 
     >>> s = reading_summary([{"page": "a", "reading": {"kind": "vat", "fields": {"date": {"value": "2024-01-11"}}},
     ...                       "crosschecks": [{"check": "date", "ok": True}],
@@ -238,8 +239,12 @@ def reading_summary(rows: List[dict]) -> dict:
     checks = {c: {"passed": 0, "failed": 0, "not_applicable": 0} for c in CHECKS}
     failed_pages = 0
     kinds: Dict[str, int] = {}
+    repaired: Dict[str, int] = {}
     readings = {}
     for r in rows:
+        for f in r.get("flags", []):
+            if f["kind"] == "repaired":
+                repaired[f["field"]] = repaired.get(f["field"], 0) + 1
         bad = []
         for c in r.get("crosschecks", []):
             k = checks.setdefault(c["check"], {"passed": 0, "failed": 0, "not_applicable": 0})
@@ -254,7 +259,7 @@ def reading_summary(rows: List[dict]) -> dict:
                                    "crosschecks_failed": bad}
     return {"field_accuracy_per_field": acc, "reading_accuracy": round(tc / tn, 4) if tn else None,
             "reading_fields_scored": tn, "crosschecks": checks, "crosscheck_failed_pages": failed_pages,
-            "reading_kinds": kinds, "readings": readings}
+            "repaired_fields": repaired, "reading_kinds": kinds, "readings": readings}
 
 
 def reading_table_html(report: dict) -> str:
@@ -270,6 +275,8 @@ def reading_table_html(report: dict) -> str:
         elif f["kind"] == "crosscheck":
             for fld in f.get("fields", [f.get("field")]):
                 flags.setdefault(fld, []).append(f"{f['check']}: {f.get('message', '')}")
+        elif f["kind"] == "repaired":
+            flags.setdefault(f["field"], []).append(f"repaired: read {f['read']}, {f['by']}")
     truth = report.get("ground_truth", {}).get("fields", {})
     head = f"<div class='kind'>{e(rd['kind'])}" + "".join(f" · <span class='flag'>{e(x['kind'])}</span>"
                                                          for x in rd.get("flags", [])) + "</div>"
