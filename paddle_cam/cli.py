@@ -42,12 +42,15 @@ def run_main(main: Callable[[], int]) -> None:
 
 
 def set_device(device: str) -> None:
-    """``cpu`` or ``gpu[:id]``; a GPU request on a CPU build is a user error."""
+    """``cpu``, ``gpu[:id]`` or ``auto`` (as PaddleOCR: the first GPU when Paddle has one, else
+    the CPU); a GPU request on a CPU build is a user error."""
     import paddle
 
     from .errors import InputError
 
-    device = (device or "cpu").lower()
+    device = (device or "auto").lower()
+    if device == "auto":
+        device = "gpu:0" if paddle.device.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0 else "cpu"
     if device.startswith("gpu"):
         if not paddle.device.is_compiled_with_cuda():
             raise InputError("--device gpu needs a CUDA build of Paddle; install it with "
@@ -56,7 +59,7 @@ def set_device(device: str) -> None:
     elif device == "cpu":
         paddle.set_device("cpu")
     else:
-        raise InputError(f"unknown device '{device}'; use cpu or gpu")
+        raise InputError(f"unknown device '{device}'; use cpu, gpu, gpu:N or auto")
 
 
 def quiet_paddle() -> None:

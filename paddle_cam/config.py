@@ -23,7 +23,11 @@ import yaml
 
 from .errors import InputError
 
-CONFIG_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "configs"))
+_HERE = os.path.dirname(os.path.abspath(__file__))
+# a checkout's configs/ (PaddleOCR's place for them), else the copy an installed wheel carries
+CONFIG_DIR = next((d for d in (os.path.join(_HERE, "..", "configs"), os.path.join(_HERE, "configs"))
+                   if os.path.isfile(os.path.join(d, "det", "explain_ocr.yml"))), os.path.join(_HERE, "..", "configs"))
+CONFIG_DIR = os.path.abspath(CONFIG_DIR)
 
 # A section whose default is an empty mapping takes any keys (free-form options).
 _FREE = "__free__"
@@ -38,7 +42,8 @@ def config_path(name: str) -> str:
         return os.path.abspath(name)
     path = os.path.join(CONFIG_DIR, name if name.endswith((".yml", ".yaml")) else name + ".yml")
     if not os.path.isfile(path):
-        raise InputError(f"defaults file {path} is missing; the configs/ folder of the checkout is needed")
+        raise InputError(f"defaults file {path} is missing; reinstall paddle_cam (its wheel carries configs/) "
+                         f"or run from a checkout")
     return path
 
 

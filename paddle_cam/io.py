@@ -6,7 +6,7 @@ import json
 import os
 import tempfile
 import warnings
-from typing import Any, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -146,9 +146,21 @@ def save_npy(path: str, arr: np.ndarray) -> str:
     return atomic_write_bytes(path, buf.getvalue())
 
 
-def save_png(path: str, rgb: np.ndarray) -> str:
+def save_npz(path: str, arrays: Dict[str, np.ndarray]) -> str:
+    """Several arrays in one compressed ``.npz``, written atomically."""
     buf = io.BytesIO()
-    Image.fromarray(np.asarray(rgb, dtype=np.uint8)).save(buf, format="PNG")
+    np.savez_compressed(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def save_png(path: str, rgb: np.ndarray, palette: int = 0) -> str:
+    """An RGB image as PNG, atomically. ``palette``: that many adaptive colours (64 takes a
+    third of the bytes of a heatmap over a scan, with no banding visible at panel scale)."""
+    buf = io.BytesIO()
+    im = Image.fromarray(np.asarray(rgb, dtype=np.uint8))
+    if palette:
+        im = im.quantize(int(palette), method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    im.save(buf, format="PNG", optimize=bool(palette))
     return atomic_write_bytes(path, buf.getvalue())
 
 
@@ -173,8 +185,40 @@ def _empty_page_tree(path: str) -> bool:
             and re.search(rb"/Type\s*/Page(?![a-zA-Z])", data) is None)
 
 
-def read_pdf_pages(path: str, dpi: int = 200, max_pixels: int = DEFAULT_MAX_PIXELS) -> List[np.ndarray]:
-    """Every page of a PDF rendered to BGR uint8 at ``dpi``; one-line ``InputError`` otherwise."""
+def parse_pages(spec, n: int, path: str = "") -> List[int]:
+    """0-based page indices of a 1-based range spec ``"1-3,5"`` (an int is one page; None or
+    ``"all"``: every page) of a document with ``n`` pages.
+
+    >>> parse_pages("1-3,5", 6), parse_pages(None, 2)
+    ([0, 1, 2, 4], [0, 1])
+    """
+    if spec is None or str(spec).strip().lower() in ("", "all"):
+        return list(range(n))
+    out: List[int] = []
+    for part in str(spec).split(","):
+        a, sep, b = part.strip().partition("-")
+        try:
+            lo, hi = int(a), int(b) if sep else int(a)
+        except ValueError:
+            raise InputError(f"page range '{spec}' must look like 1-3,5 (1-based)") from None
+        if lo < 1 or hi < lo:
+            raise InputError(f"page range '{spec}' must look like 1-3,5 (1-based, low to high)")
+        if hi > n:
+            raise InputError(f"page {hi} is out of range: {path or 'the document'} has {n} page(s); "
+                             f"pick pages 1-{n} (-o Global.pdf_pages=1-{n})")
+        out += [i for i in range(lo - 1, hi) if i not in out]
+    return out
+
+
+def read_pdf_pages(path: str, dpi: int = 200, max_pixels: int = DEFAULT_MAX_PIXELS,
+                   pages=None) -> List[np.ndarray]:
+    """The pages of a PDF (``pages``: a range spec as :func:`parse_pages` takes, None = all)
+    rendered to BGR uint8 at ``dpi``; one-line ``InputError`` otherwise."""
+    return [p for _, p in _render_pdf(path, dpi, max_pixels, pages)[1]]
+
+
+def _open_pdf(path: str):
+    """A pypdfium2 document with at least one page; one-line ``InputError`` otherwise."""
     import pypdfium2 as pdfium
 
     if not os.path.isfile(path) or os.path.getsize(path) == 0:
@@ -188,11 +232,30 @@ def read_pdf_pages(path: str, dpi: int = 200, max_pixels: int = DEFAULT_MAX_PIXE
         if _empty_page_tree(path):  # PDFium refuses a document with no pages, with a stale error code
             raise InputError(f"PDF has no pages: {path}") from None
         raise InputError(f"PDF is corrupt or not a PDF: {path} ({e}); re-export it") from None
+    if len(doc) == 0:
+        doc.close()
+        raise InputError(f"PDF has no pages: {path}")
+    return doc
+
+
+def check_document(path: str, pages=None) -> None:
+    """Fail early (before any model loads) on a PDF that cannot be read or lacks the ``pages``
+    asked for; images are checked when read."""
+    if path.lower().endswith(".pdf"):
+        doc = _open_pdf(path)
+        try:
+            parse_pages(pages, len(doc), path)
+        finally:
+            doc.close()
+
+
+def _render_pdf(path: str, dpi: int, max_pixels: int, pages) -> Tuple[int, List[Tuple[int, np.ndarray]]]:
+    """(number of pages, [(0-based index, BGR page)])."""
+    doc = _open_pdf(path)
     try:
-        if len(doc) == 0:
-            raise InputError(f"PDF has no pages: {path}")
-        pages = []
-        for i in range(len(doc)):
+        wanted = parse_pages(pages, len(doc), path)
+        out = []
+        for i in wanted:
             page = doc[i]
             w, h = page.get_size()
             scale = dpi / 72.0
@@ -202,16 +265,18 @@ def read_pdf_pages(path: str, dpi: int = 200, max_pixels: int = DEFAULT_MAX_PIXE
             if rgb.ndim == 3 and rgb.shape[2] == 4:
                 rgb = rgb[:, :, :3]
             # pdfium renders BGR(A) by default: keep it as OpenCV-style BGR
-            pages.append(np.ascontiguousarray(rgb))
-        return pages
+            out.append((i, np.ascontiguousarray(rgb)))
+        return len(doc), out
     finally:
         doc.close()
 
 
-def read_document(path: str, dpi: int = 200, max_pixels: int = DEFAULT_MAX_PIXELS) -> List[tuple]:
-    """``[(page name, BGR page)]``: one page for an image, every page for a PDF."""
+def read_document(path: str, dpi: int = 200, max_pixels: int = DEFAULT_MAX_PIXELS, pages=None) -> List[tuple]:
+    """``[(page name, BGR page)]``: one page for an image, the pages of a PDF (``pages``: a range
+    spec as :func:`parse_pages` takes; None = all). A PDF page is named ``<stem>_p<N>`` (N 1-based)
+    unless the PDF has one page."""
     stem = os.path.splitext(os.path.basename(path))[0]
     if path.lower().endswith(".pdf"):
-        pages = read_pdf_pages(path, dpi, max_pixels)
-        return [(stem if len(pages) == 1 else f"{stem}_p{i + 1}", p) for i, p in enumerate(pages)]
+        n, rendered = _render_pdf(path, dpi, max_pixels, pages)
+        return [(stem if n == 1 else f"{stem}_p{i + 1}", p) for i, p in rendered]
     return [(stem, read_image(path, max_pixels))]

@@ -17,7 +17,7 @@ def eval_mode(*models: paddle.nn.Layer) -> Iterator[None]:
         >>> import paddle
         >>> from paddle_cam.modes import eval_mode
         >>> net = paddle.nn.Sequential(paddle.nn.Linear(2, 2), paddle.nn.Dropout(0.5))
-        >>> net.train()
+        >>> _ = net.train()
         >>> with eval_mode(net):
         ...     net.training
         False

@@ -63,7 +63,7 @@ def test_set_from_args_copies_only_given_flags():
     cfg = load_config("det/explain_ocr")
     args = argparse.Namespace(device=None, output="out")
     set_from_args(cfg, args, {"device": "Global.device", "output": "Global.output"})
-    assert cfg["Global"]["output"] == "out" and cfg["Global"]["device"] == "cpu"
+    assert cfg["Global"]["output"] == "out" and cfg["Global"]["device"] == "auto"
 
 
 def test_every_config_file_parses(root):

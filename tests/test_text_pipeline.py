@@ -4,6 +4,7 @@ import pytest
 
 from paddle_cam.config import load_config
 from paddle_cam.io import read_image
+from paddle_cam.ocr.db_postprocess import sort_boxes
 from paddle_cam.ocr.orientation import rotate
 from paddle_cam.ocr.pipeline import OCRPage, TextPipeline
 
@@ -21,14 +22,16 @@ def image(root):
     return read_image(f"{root}/demo_docs/invoices/invoice_0102.jpg")
 
 
-def test_detect_returns_typed_page_in_postprocess_order(pipeline, image):
+def test_detect_returns_typed_page_in_reading_order(pipeline, image):
     page = pipeline.detect(image)
     assert isinstance(page, OCRPage) and page.rotation == 0 and page.image is image
     assert page.batch.dtype == np.float32 and page.batch.shape[:2] == (1, 3)
     assert page.input_hw == page.prob.shape == page.batch.shape[2:] and max(page.input_hw) == 640
     assert page.page_hw == image.shape[:2]
-    dets = pipeline.post(page.prob, page.info)
+    dets = sort_boxes(pipeline.post(page.prob, page.info))   # PaddleOCR's pipeline order
     assert [b.id for b in page.boxes] == list(range(len(dets))) and len(dets) > 20
+    tops = [b.polygon[0][1] for b in page.boxes]
+    assert all(t2 > t1 - 10 for t1, t2 in zip(tops, tops[1:]))   # top to bottom
     for b, d in zip(page.boxes, dets):
         assert b.polygon == [[float(x), float(y)] for x, y in d["polygon"]] and b.score == float(d["score"])
         assert b.text is None and b.text_score is None  # no recogniser

@@ -32,10 +32,77 @@ def explain_each(paths: Sequence[str], desc: str, one: Callable[[str], Optional[
 
 def method_kwargs(explain_cfg: dict) -> dict:
     """Options of the configured method that come from its config section (Score-CAM's batch size)."""
-    from ..methods import method_options
+    from ..api import method_kwargs as kwargs
 
-    opts = method_options(explain_cfg["method"])
-    return {"batch_size": int(explain_cfg["scorecam_batch_size"])} if "batch_size" in opts else {}
+    return kwargs(explain_cfg)
+
+
+# PaddleOCR 3.x's spellings; the earlier ones stay as hidden aliases
+def parser(description: str, epilog: Optional[str] = None) -> argparse.ArgumentParser:
+    """A tool's parser: its description, examples as epilog, ``--version``."""
+    from .. import __version__
+
+    p = argparse.ArgumentParser(description=description, epilog=epilog,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"paddle_cam {__version__}")
+    return p
+
+
+def add_input_arg(p: argparse.ArgumentParser, help: str) -> None:
+    """``-i/--input`` (hidden aliases ``--img``, ``--image_dir``); required, checked by :func:`parse`."""
+    p.add_argument("-i", "--input", dest="input", default=None, help=help + " (required)")
+    p.add_argument("--img", "--image_dir", dest="input", default=None, help=argparse.SUPPRESS)
+
+
+def add_save_path_arg(p: argparse.ArgumentParser, help: str = "output folder") -> None:
+    """``--save_path`` (hidden aliases ``--output``, ``--out``) -> ``Global.output``."""
+    p.add_argument("--save_path", dest="output", default=None, help=help)
+    p.add_argument("--output", "--out", dest="output", default=None, help=argparse.SUPPRESS)
+
+
+def add_device_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default=None, help="cpu, gpu, gpu:N or auto (a GPU when Paddle has one)")
+
+
+def add_det_params(p: argparse.ArgumentParser) -> None:
+    """The detection parameters of PaddleOCR 3.x's CLI -> ``PreProcess`` / ``PostProcess``."""
+    p.add_argument("--limit_side_len", "--text_det_limit_side_len", dest="limit_side_len", type=int, default=None,
+                   help="resize so that this side (see --limit_type) is this long")
+    p.add_argument("--limit_type", "--text_det_limit_type", dest="limit_type", default=None, help="max or min")
+    p.add_argument("--thresh", "--text_det_thresh", dest="thresh", type=float, default=None,
+                   help="DB pixel threshold")
+    p.add_argument("--box_thresh", "--text_det_box_thresh", dest="box_thresh", type=float, default=None,
+                   help="DB box score threshold")
+    p.add_argument("--unclip_ratio", "--text_det_unclip_ratio", dest="unclip_ratio", type=float, default=None,
+                   help="DB box expansion")
+
+
+DET_PARAMS = {"limit_side_len": "PreProcess.limit_side_len", "limit_type": "PreProcess.limit_type",
+              "thresh": "PostProcess.thresh", "box_thresh": "PostProcess.box_thresh",
+              "unclip_ratio": "PostProcess.unclip_ratio"}
+
+
+def parse(p: argparse.ArgumentParser, argv, defaults: Optional[str] = None, mapping: Optional[dict] = None,
+          need_input: bool = True) -> argparse.Namespace:
+    """Parse ``argv``, showing in ``--help`` each flag's default from the tool's config
+    (``defaults`` under ``configs/``, through ``mapping`` dest -> key); ``-i`` is required when
+    ``need_input``. Reads YAML only: no Paddle import."""
+    if defaults and mapping:
+        from ..config import config_path, read_yaml
+
+        base = read_yaml(config_path(defaults))
+        for a in p._actions:
+            key = mapping.get(a.dest)
+            if key and a.help and a.help != argparse.SUPPRESS and "(default" not in a.help:
+                node = base
+                for part in key.split("."):
+                    node = node.get(part) if isinstance(node, dict) else None
+                shown = "the model's own" if node is None else node
+                a.help += f" (default: {shown})"
+    args = p.parse_args(argv)
+    if need_input and getattr(args, "input", None) is None:
+        p.error("the input is required: -i/--input FILE_OR_FOLDER")
+    return args
 
 
 # argparse dest -> config key of the text pipeline's models, shared by the tools that detect and read

@@ -1,8 +1,10 @@
 """Evaluate explanation methods on invoices: localisation, faithfulness and a sanity check.
 
-    python tools/evaluate_explanations.py --input demo_docs --output output/eval
-    python tools/evaluate_explanations.py --input demo_docs --output output/eval --quick
-    python tools/evaluate_explanations.py --input demo_docs --methods gradcam,occlusion --context page
+examples:
+  paddle-cam evaluate -i demo_docs --save_path output/eval
+  python tools/evaluate_explanations.py -i demo_docs --save_path output/eval --quick
+  python tools/evaluate_explanations.py -i demo_docs --methods gradcam,occlusion --context page
+  python tools/evaluate_explanations.py --tasks rec --save_path output/eval_rec
 
 Defaults: configs/eval/evaluate_explanations.yml (change them with -c FILE or -o Section.key=value;
 --quick takes its Quick section). For the DB detector (``det``: the bundled PP-OCRv4 mobile det,
@@ -100,12 +102,13 @@ TASKS = ("det", "field", "rec")
 
 def parse_args(argv=None) -> argparse.Namespace:
     from ..config import add_config_args
-    from .common import add_det_model_args
+    from .common import add_det_model_args, add_device_arg, add_input_arg, add_save_path_arg, parser
 
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--input", default=None, help="folder with invoices/*.jpg + .json (e.g. demo_docs), or such a "
-                   "folder; needed by the det task")
-    p.add_argument("--output", default=None, help="folder for metrics.json (default output/eval)")
+    doc = __doc__.split("\n")
+    p = parser(doc[0], "\n".join(doc[2:7]) + "\n\nThe methods, targets and scores: see the module docstring of "
+               "paddle_cam/apps/evaluate_explanations.py and docs/")
+    add_input_arg(p, "folder with invoices/*.jpg + .json (e.g. demo_docs); needed by the det task")
+    add_save_path_arg(p, "folder for metrics.json")
     p.add_argument("--methods", default=None, help="comma-separated (default gradcam,layercam,integrated_gradients,"
                    "occlusion,rise); any registered method; 'random' is always added")
     p.add_argument("--tasks", default=None, help="det, field and/or rec (default det,field)")
@@ -136,10 +139,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--gradient_support", choices=("on", "off"), default=None,
                    help="CAMs zeroed where the target's gradient is exactly zero (explain_ocr's default: on)")
     p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--device", default=None)
+    add_device_arg(p)
     add_det_model_args(p)
     add_config_args(p)
-    return p.parse_args(argv)
+    from .common import parse
+
+    return parse(p, argv, DEFAULTS, FLAGS, need_input=False)
 
 
 def canonical_methods(value) -> List[str]:

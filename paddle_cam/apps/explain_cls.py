@@ -1,8 +1,8 @@
-#!/usr/bin/env python
 """Explain a classifier decision (default: PaddleOCR's bundled text-line orientation classifier).
 
-    python tools/explain_cls.py --img demo_docs/lines/line_01_180.png --output output/cls
-    python tools/explain_cls.py --img lines/ --model_dir PP-LCNet_x0_25_textline_ori_infer --method layercam
+examples:
+  paddle-cam cls -i demo_docs/lines/line_01_180.png --save_path output/cls
+  python tools/explain_cls.py -i lines/ --model_dir PP-LCNet_x0_25_textline_ori_infer --method layercam
 
 Writes, per image, OUT/<name>/overlay.png, OUT/<name>/raw_map.npy and OUT/<name>/report.json.
 """
@@ -10,25 +10,31 @@ import argparse
 import os
 
 from ..cli import quiet_paddle, run_main
-from .common import explain_each, method_kwargs
+from .common import add_device_arg, add_input_arg, add_save_path_arg, explain_each, method_kwargs, parse, parser
 
 quiet_paddle()
+
+
+FLAGS = {"model_dir": "Global.model_dir", "model_name": "Global.model_name", "output": "Global.output",
+         "device": "Global.device", "method": "Explain.method", "class_id": "Explain.class_id",
+         "layers": "Explain.layers"}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     from ..config import add_config_args
 
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[1], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--img", "--image_dir", dest="img", required=True, help="image file or folder of images")
+    doc = __doc__.split("\n")
+    p = parser(doc[0], "\n".join(doc[2:]))
+    add_input_arg(p, "image file or folder of images")
+    add_save_path_arg(p)
     p.add_argument("--model_dir", default=None, help="inference folder or training .pdparams (default: bundled)")
     p.add_argument("--model_name", default=None, help="e.g. PP-LCNet_x0_25_textline_ori (picks architecture/preprocess)")
-    p.add_argument("--output", default=None, help="output folder (default output/cls)")
     p.add_argument("--method", default=None, help="gradcam gradcampp xgradcam layercam hirescam eigencam scorecam")
     p.add_argument("--layers", default=None, help="comma-separated layer names (dotted named_sublayers names)")
     p.add_argument("--class_id", type=int, default=None, help="class to explain (default: the predicted one)")
-    p.add_argument("--device", default=None, help="cpu or gpu")
+    add_device_arg(p)
     add_config_args(p)
-    return p.parse_args(argv)
+    return parse(p, argv, "cls/orientation", FLAGS)
 
 
 def build_config(args: argparse.Namespace) -> dict:
@@ -36,9 +42,7 @@ def build_config(args: argparse.Namespace) -> dict:
     from ..config import as_list, load_config, set_from_args
 
     cfg = load_config("cls/orientation", args.config, args.opt)
-    set_from_args(cfg, args, {"model_dir": "Global.model_dir", "model_name": "Global.model_name",
-                              "output": "Global.output", "device": "Global.device", "method": "Explain.method",
-                              "class_id": "Explain.class_id", "layers": "Explain.layers"})
+    set_from_args(cfg, args, FLAGS)
     cfg["Explain"]["layers"] = as_list(cfg["Explain"]["layers"]) or None
     return cfg
 
@@ -56,7 +60,7 @@ def main(argv=None) -> int:
     from ..models.cls import load_classifier
 
     out_root = ensure_writable_dir(g["output"])
-    images = list_images(args.img)
+    images = list_images(args.input)
     get_method(e["method"])  # fail on a bad method before loading anything
     find_cjk_font_path()
     set_device(g["device"])

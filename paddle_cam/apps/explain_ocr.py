@@ -1,37 +1,51 @@
-"""Explain PaddleOCR text detection: which pixels made each DB box (or missed line).
+"""Explain PaddleOCR text detection and recognition: which pixels made each box, each character.
 
-    python tools/explain_ocr.py --img demo_docs/invoices/invoice_0100.jpg --vdl_dir runs
-    python tools/explain_ocr.py --img invoices/ --boxes top-5 --method layercam --layers scales
-    python tools/explain_ocr.py --img page.png --missed 120,340,560,372 -o PostProcess.box_thresh=0.5
-    python tools/explain_ocr.py --img invoice.jpg --rec --boxes 3,7        # every character of boxes 3 and 7
-    python tools/explain_ocr.py --img invoice.jpg --chars 3:5 -o Rec.contrast=runner-up
+examples:
+  paddle-cam ocr -i demo_docs/invoices/invoice_0100.jpg --vdl_dir runs
+  python tools/explain_ocr.py -i invoices/ --boxes top-5 --method layercam --layers scales
+  python tools/explain_ocr.py -i scans.pdf -o Global.pdf_pages=1-2 --method integrated_gradients
+  python tools/explain_ocr.py -i page.png --missed 120,340,560,372 --box_thresh 0.5
+  python tools/explain_ocr.py -i invoice.jpg --rec --boxes 3,7        # every character of boxes 3 and 7
+  python tools/explain_ocr.py -i invoice.jpg --chars 3:5 -o Rec.contrast=runner-up
 
-Per image, OUT/<name>/: page.png (all-text heatmap + boxes and their text), panels/<target>.png,
-raw/<target>.npy (un-normalised maps) and report.json (written last). With --rec or --chars also
-rec/box_<id>.png (crop, text with per-character confidence, per-character maps), rec/raw/*.npy
-(maps on the crop) and report.json "rec".
+Input: an image, a PDF (every page, or -o Global.pdf_pages=1-3,5) or a folder (searched recursively).
+Pages are turned upright first (Global.fix_orientation). Per page, SAVE_PATH/<name>/: page.png
+(all-text map with its colour bar, boxes and ids), panels/<target>.png (crop, map on the page's
+shared scale, colour bar; caption: text and scores, the box's own share of the map and the top
+other regions), raw.npz (raw maps), report.json (written last). With --rec or --chars also
+rec/box_<id>.png and report.json "rec". Defaults: configs/det/explain_ocr.yml (-c, -o).
 """
 import argparse
 import os
 
 from ..cli import quiet_paddle, run_main
-from .common import MODEL_ARGS, add_model_args, explain_each, method_kwargs
+from .common import (DET_PARAMS, MODEL_ARGS, add_det_params, add_device_arg, add_input_arg, add_model_args,
+                     add_save_path_arg, explain_each, parse, parser)
 
 quiet_paddle()
 
 RAW_MAPS = ("grid", "page", "none")
+COLOUR_SCALES = ("page", "panel")
+DEFAULTS = "det/explain_ocr"
+FLAGS = {**MODEL_ARGS, **DET_PARAMS, "output": "Global.output", "vdl_dir": "Global.vdl_dir",
+         "vdl_run": "Global.vdl_run", "device": "Global.device", "boxes": "Explain.boxes", "method": "Explain.method",
+         "layers": "Explain.layers", "region": "Explain.regions", "missed": "Explain.missed", "rec": "Rec.explain",
+         "chars": "Rec.chars", "pdf_pages": "Global.pdf_pages"}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     from ..config import add_config_args
 
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--img", "--image_dir", dest="img", required=True, help="image file or folder of images")
+    doc = __doc__.split("\n")
+    p = parser(doc[0], "\n".join(doc[2:]))
+    add_input_arg(p, "image, PDF or folder (searched recursively)")
+    add_save_path_arg(p)
     add_model_args(p)
     p.add_argument("--model_dir", dest="det_model_dir", default=None, help=argparse.SUPPRESS)
-    p.add_argument("--output", default=None, help="output folder (default output/ocr)")
+    add_det_params(p)
     p.add_argument("--boxes", default=None, help="all | top-K | box ids N,M,... | none")
-    p.add_argument("--method", default=None, help="gradcam gradcampp xgradcam layercam hirescam eigencam scorecam")
+    p.add_argument("--method", default=None, help="gradcam gradcampp xgradcam layercam hirescam eigencam scorecam "
+                   "integrated_gradients smoothgrad occlusion rise")
     p.add_argument("--layers", default=None, help="comma-separated layer names or aliases (neck, stage5, scales)")
     p.add_argument("--region", action="append", default=None, help="explain a region x1,y1,x2,y2[,...] (repeatable)")
     p.add_argument("--missed", action="append", default=None, help="a line that was not detected x1,y1,x2,y2[,...]")
@@ -39,11 +53,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="also explain every character the recogniser read in the selected boxes")
     p.add_argument("--chars", action="append", default=None,
                    help="explain box BOX's characters K,..: BOX:K[,K..] | BOX:least | BOX:string | BOX:all (repeatable)")
+    p.add_argument("--pdf_pages", default=None, help="PDF pages to explain, e.g. 1-3,5")
     p.add_argument("--vdl_dir", default=None, help="log images/scalars/text to VisualDL here")
-    p.add_argument("--vdl_run", default=None, help="VisualDL run name = model variant (default base)")
-    p.add_argument("--device", default=None, help="cpu or gpu")
+    p.add_argument("--vdl_run", default=None, help="VisualDL run name, e.g. the model variant")
+    add_device_arg(p)
     add_config_args(p)
-    return p.parse_args(argv)
+    return parse(p, argv, DEFAULTS, FLAGS)
 
 
 def build_config(args: argparse.Namespace) -> dict:
@@ -51,12 +66,8 @@ def build_config(args: argparse.Namespace) -> dict:
     from ..config import as_list, load_config, set_from_args
     from ..errors import InputError
 
-    cfg = load_config("det/explain_ocr", args.config, args.opt)
-    set_from_args(cfg, args, {
-        **MODEL_ARGS, "output": "Global.output", "vdl_dir": "Global.vdl_dir", "vdl_run": "Global.vdl_run",
-        "device": "Global.device", "boxes": "Explain.boxes", "method": "Explain.method",
-        "layers": "Explain.layers", "region": "Explain.regions", "missed": "Explain.missed",
-        "rec": "Rec.explain", "chars": "Rec.chars"})
+    cfg = load_config(DEFAULTS, args.config, args.opt)
+    set_from_args(cfg, args, FLAGS)
     cfg["Explain"]["layers"] = as_list(cfg["Explain"]["layers"])
     r = cfg["Rec"]
     r["layers"] = as_list(r["layers"])
@@ -64,33 +75,21 @@ def build_config(args: argparse.Namespace) -> dict:
     r["chars"] = [r["chars"]] if isinstance(r["chars"], str) else [str(c) for c in r["chars"] or []]
     if (r["explain"] or r["chars"]) and not cfg["Global"].get("use_rec", True):
         raise InputError("--rec / --chars explain the recogniser: Global.use_rec must be true")
+    from ..methods import check_method_for
+
+    check_method_for(cfg["Explain"]["method"], "det")
     if r["explain"] or r["chars"]:
-        from ..methods import get_method
         from ..ocr.explain import parse_char_spec
 
         for spec in r["chars"]:
             parse_char_spec(spec)
-        get_method(r["method"])
-    if cfg["Output"]["raw_maps"] not in RAW_MAPS:
-        raise InputError(f"Output.raw_maps must be grid, page or none, not {cfg['Output']['raw_maps']}")
+        check_method_for(r["method"], "rec")
+    o = cfg["Output"]
+    if o["raw_maps"] not in RAW_MAPS:
+        raise InputError(f"Output.raw_maps must be grid, page or none, not {o['raw_maps']}")
+    if o["colour_scale"] not in COLOUR_SCALES:
+        raise InputError(f"Output.colour_scale must be page or panel, not {o['colour_scale']}")
     return cfg
-
-
-def build_explainer(cfg: dict):
-    """The configured text pipeline and an explainer of its detector."""
-    from ..ocr.explain import OCRExplainer
-    from ..ocr.pipeline import TextPipeline
-
-    e = cfg["Explain"]
-    pipeline = TextPipeline.from_config(cfg)
-    r = cfg["Rec"]
-    rec_explainer = None
-    if (r["explain"] or r["chars"]) and pipeline.rec is not None:
-        from ..ocr.rec_explain import RecExplainer
-
-        rec_explainer = RecExplainer(pipeline.rec.recognizer, r["method"], r["layers"] or None)
-    return OCRExplainer(pipeline, e["method"], e["layers"], method_kwargs(e), bool(e["gradient_support"]),
-                        rec_explainer)
 
 
 def main(argv=None) -> int:
@@ -98,21 +97,22 @@ def main(argv=None) -> int:
     cfg = build_config(args)
     g, e = cfg["Global"], cfg["Explain"]
 
-    from ..cli import set_device
+    from ..api import OCRExplainer
+    from ..cli import fail, set_device
     from ..fonts import find_cjk_font_path
     from ..hooks import resolve_layer
-    from ..io import ensure_writable_dir, list_images
-    from ..methods import get_method
+    from ..io import check_document, ensure_writable_dir, list_documents
     from ..ocr.explain import parse_polygon
 
     out_root = ensure_writable_dir(g["output"])
-    images = list_images(args.img)
-    get_method(e["method"])
+    docs = list_documents(args.input)
+    if len(docs) == 1:
+        check_document(docs[0], g["pdf_pages"])   # a bad page range fails before the models load
     regions = [parse_polygon(r) if isinstance(r, str) else r for r in e["regions"] or []]
     missed = [parse_polygon(r) if isinstance(r, str) else r for r in e["missed"] or []]
     find_cjk_font_path()
     set_device(g["device"])
-    explainer = build_explainer(cfg)
+    explainer = OCRExplainer.from_config(cfg)
     for layer in explainer.layers:
         resolve_layer(explainer.detector.model, layer)
 
@@ -121,40 +121,44 @@ def main(argv=None) -> int:
         from ..sinks.visualdl import VisualDLRun
 
         vdl = VisualDLRun(g["vdl_dir"], g["vdl_run"])
+    pages = 0
+
     def one(path: str) -> str:
-        report = explain_one(explainer, path, out_root, cfg, regions, missed, vdl)
-        n = len(report["explanations"])
-        return f"{len(report['boxes'])} boxes, {n} explanations -> {os.path.dirname(report['page_overlay'])}"
+        nonlocal pages
+        lines = []
+        for name, report in explain_document(explainer, path, args.input, out_root, cfg, regions, missed, vdl):
+            pages += 1
+            if report["rotation"]:
+                fail(f"{path}: page {name} was turned by {report['rotation']} degrees to read it upright", "warning")
+            lines.append(f"{name}: {len(report['boxes'])} boxes, {len(report['explanations'])} explanations -> "
+                         f"{os.path.dirname(report['page_overlay'])}")
+        return "\n".join(lines)
 
     try:
-        failed = explain_each(images, "explain_ocr", one)
+        failed = explain_each(docs, "explain_ocr", one)
     finally:
         if vdl is not None:
             vdl.close()
-    if len(images) > 1:
-        print(f"explained {len(images) - failed}/{len(images)} images -> {out_root}")
+    if len(docs) > 1:
+        print(f"explained {pages} pages of {len(docs) - failed}/{len(docs)} files -> {out_root}")
     if vdl is not None:
         print(f"VisualDL: visualdl --logdir {g['vdl_dir']}  (run '{g['vdl_run']}')")
     return 2 if failed else 0
 
 
-def explain_one(explainer, path: str, out_root: str, cfg: dict, regions, missed, vdl) -> dict:
-    """Explain one image and write its outputs; returns its report."""
-    from ..io import read_image
-    from ..sinks.det_report import model_record, write_page
-    from ..sinks.visualdl import safe_tag
+def explain_document(explainer, path: str, root: str, out_root: str, cfg: dict, regions, missed, vdl):
+    """Explain every page of one file (an image, or the chosen pages of a PDF) and write its
+    outputs under ``out_root/<sub-folder>/<page name>``; yields ``(page name, report)``."""
+    from ..io import read_document
 
-    e, o = cfg["Explain"], cfg["Output"]
-    img = read_image(path, max_pixels=int(o["max_pixels"]))
-    result = explainer.explain_page(img, e["boxes"], bool(e["all_text"]), regions, missed)
-    r = cfg["Rec"]
-    if explainer.rec_explainer is not None:
-        from ..ocr.explain import explain_rec
-
-        result.rec = explain_rec(explainer, result.page, e["boxes"], r["chars"], r["contrast"])
-    stem = os.path.splitext(os.path.basename(path))[0]
-    return write_page(os.path.join(out_root, stem), path, result, model_record(explainer.pipeline),
-                      explainer.method.name, explainer.layers, float(o["alpha"]), o["raw_maps"], vdl, safe_tag(stem))
+    g, e, r = cfg["Global"], cfg["Explain"], cfg["Rec"]
+    sub = os.path.relpath(os.path.dirname(os.path.abspath(path)), os.path.abspath(root)) if os.path.isdir(root) else "."
+    for name, img in read_document(path, int(g["pdf_dpi"]), int(cfg["Output"]["max_pixels"]), g["pdf_pages"]):
+        res = explainer.explain(img, e["boxes"], regions=regions, missed=missed, rec=bool(r["explain"]),
+                                chars=r["chars"])
+        res.source = path
+        name = name if sub == "." else f"{sub}/{name}"   # same names in two sub-folders must not collide
+        yield name, res.save(os.path.join(out_root, name), vdl, name)
 
 
 def cli() -> None:

@@ -1,10 +1,10 @@
-#!/usr/bin/env python
 """Render synthetic demo documents with ground truth.
 
-    python tools/make_demo_docs.py --kind invoice --num 4 --seed 100 --out demo_docs/invoices
-    python tools/make_demo_docs.py --kind invoice --families vat_special,digital --per_family 4 --out pages
-    python tools/make_demo_docs.py --kind samples --out docs/families
-    python tools/make_demo_docs.py --kind lines --seed 7 --out demo_docs/lines
+examples:
+  paddle-cam demo-docs --kind invoice --num 4 --seed 100 --save_path demo_docs/invoices
+  python tools/make_demo_docs.py --kind invoice --families vat_special,digital --per_family 4 --save_path pages
+  python tools/make_demo_docs.py --kind samples --save_path docs/families
+  python tools/make_demo_docs.py --kind lines --seed 7 --save_path demo_docs/lines
 
 Defaults: configs/make_demo_docs.yml. Invoices: OUT/invoice_<seed>.jpg with OUT/invoice_<seed>.json
 (:func:`paddle_cam.datasets.invoices.render_invoice`, the paper VAT families); with ``--families``
@@ -26,7 +26,10 @@ FLAGS = {"kind": "Global.kind", "num": "Global.num", "seed": "Global.seed", "out
 def parse_args(argv=None) -> argparse.Namespace:
     from ..config import add_config_args
 
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[1], formatter_class=argparse.RawDescriptionHelpFormatter)
+    from .common import parse, parser
+
+    doc = __doc__.split("\n")
+    p = parser(doc[0], "\n".join(doc[2:]))
     p.add_argument("--kind", choices=list(KINDS), default=None,
                    help="invoice: document pages with line polygons; samples: one small JPEG per family; "
                         "lines: text lines for the orientation classifier (default invoice)")
@@ -36,9 +39,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="comma-separated families (vat_special, vat_normal, vat_e_normal, digital, taxi, train) "
                         "or all; pages are <family>_<seed>.jpg (default: paper invoices invoice_<seed>.jpg)")
     p.add_argument("--per_family", type=int, default=None, help="pages per family with --families (default 1)")
-    p.add_argument("--out", default=None, help="output folder (required, here or as -o Global.output=DIR)")
+    p.add_argument("--save_path", dest="out", default=None, help="output folder (required, here or as -o Global.output=DIR)")
+    p.add_argument("--out", "--output", dest="out", default=None, help=argparse.SUPPRESS)
     add_config_args(p)
-    return p.parse_args(argv)
+    return parse(p, argv, "make_demo_docs", FLAGS, need_input=False)
 
 
 def settings(args: argparse.Namespace) -> dict:

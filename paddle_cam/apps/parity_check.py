@@ -1,6 +1,8 @@
 """Dynamic-graph model vs its reference runtime on the same preprocessed image.
 
-    python tools/parity_check.py --model_dir PATH --img IMG [--kind det|rec|cls]
+examples:
+  paddle-cam parity -i IMG --model_dir PATH [--kind det|rec|cls]
+  python tools/parity_check.py -i demo_docs/invoices/invoice_0100.jpg --limit_side_len 640
 
 PATH: an inference folder, a safetensors/paddle_dyn folder, an ``.onnx`` file (or a folder
 holding one). The reference is onnxruntime for ONNX, Paddle Inference for inference folders
@@ -14,26 +16,28 @@ import argparse
 import os
 
 from ..cli import quiet_paddle, run_main
+from .common import add_device_arg, add_input_arg, parse, parser
 
 quiet_paddle()
 
 KINDS = ("auto", "det", "rec", "cls")
-FLAGS = {"model_dir": "Global.model_dir", "kind": "Global.kind", "limit_side_len": "PreProcess.limit_side_len",
+FLAGS = {"model_dir": "Global.model_dir", "kind": "Global.kind", "device": "Global.device", "limit_side_len": "PreProcess.limit_side_len",
          "limit_type": "PreProcess.limit_type"}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     from ..config import add_config_args
 
-    p = argparse.ArgumentParser(description="dynamic graph vs reference runtime parity")
+    doc = __doc__.split("\n")
+    p = parser(doc[0], "\n".join(doc[2:]))
+    add_input_arg(p, "an image")
     p.add_argument("--model_dir", default=None, help="model folder or .onnx file (default: bundled PP-OCRv4 det)")
-    p.add_argument("--img", "--image_dir", dest="img", required=True, help="an image")
-    p.add_argument("--kind", choices=KINDS, default=None, help="det, rec, cls or auto (default)")
-    p.add_argument("--limit_side_len", type=int, default=None,
-                   help="det: DetResizeForTest limit (default: the model's)")
-    p.add_argument("--limit_type", default=None, help="det: max or min (default: the model's)")
+    p.add_argument("--kind", choices=KINDS, default=None, help="det, rec, cls or auto")
+    p.add_argument("--limit_side_len", type=int, default=None, help="det: DetResizeForTest limit")
+    p.add_argument("--limit_type", default=None, help="det: max or min")
+    add_device_arg(p)
     add_config_args(p)
-    return p.parse_args(argv)
+    return parse(p, argv, "parity_check", FLAGS)
 
 
 def model_kind(model_dir) -> str:
@@ -80,15 +84,17 @@ def main(argv=None) -> int:
 
     import numpy as np
 
+    from ..cli import set_device
     from ..io import read_image
 
-    img = read_image(args.img)
+    img = read_image(args.input)
+    set_device(g["device"])
     kind = model_kind(g["model_dir"]) if g["kind"] == "auto" else g["kind"]
     if kind == "rec":
         from ..ocr.rec import rec_parity
 
         worst = rec_parity(g["model_dir"], img)
-        print(f"rec line crops of {args.img}: max_abs_diff={worst:.3e}")
+        print(f"rec line crops of {args.input}: max_abs_diff={worst:.3e}")
         print(f"max_abs_diff={worst:.6e}")
         return 0
     if kind == "cls":

@@ -1,11 +1,12 @@
 """Before/after PaddleSlim pruning: cost, detection quality and explanation drift, in VisualDL.
 
-    python tools/prune_compare.py --model det --pruner l1 --ratios 0.1,0.3,0.5 \\
-           --input demo_docs/invoices --output OUT --vdl_dir runs
-    python tools/prune_compare.py --pruner fpgm --ratios 0.3 --finetune_steps 60 --input demo_docs/invoices --output OUT
-    python tools/prune_compare.py --model field --pruner l1 --ratios 0.1,0.3 --finetune_steps 100 \\
-           --input demo_docs/invoices --output OUT
-    python tools/prune_compare.py --before base_infer/ --after pruned_infer/ --input demo_docs/invoices --output OUT
+examples:
+  paddle-cam prune-compare --model det --pruner l1 --ratios 0.1,0.3,0.5 -i demo_docs/invoices --save_path OUT \\
+         --vdl_dir runs
+  python tools/prune_compare.py --pruner fpgm --ratios 0.3 --finetune_steps 60 -i demo_docs/invoices --save_path OUT
+  python tools/prune_compare.py --model field --pruner l1 --ratios 0.1,0.3 --finetune_steps 100 \\
+         -i demo_docs/invoices --save_path OUT
+  python tools/prune_compare.py --before base_infer/ --after pruned_infer/ -i demo_docs/invoices --save_path OUT
 
 Defaults: configs/slim/prune_compare.yml (change them with -c FILE or -o Section.key=value).
 Pruning is PaddleSlim's (L1-norm or FPGM filters, one ratio for every prunable conv, the DB head
@@ -45,10 +46,13 @@ FLAGS = {"model": "Global.model", "model_dir": "Global.model_dir", "model_name":
 def parse_args(argv=None) -> argparse.Namespace:
     from ..config import add_config_args
 
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--input", required=True,
-                   help="image or folder (or a folder of such folders, e.g. demo_docs); <stem>.json ground truth "
-                        "next to the images is used")
+    from .common import add_device_arg, add_input_arg, add_save_path_arg, parse, parser
+
+    doc = __doc__.split("\n")
+    p = parser(doc[0], "\n".join(doc[2:]))
+    add_input_arg(p, "image or folder (or a folder of such folders, e.g. demo_docs); <stem>.json ground truth "
+                     "next to the images is used")
+    add_save_path_arg(p)
     p.add_argument("--model", default=None, help="det (DB text detector, default) or field (invoice field classifier)")
     p.add_argument("--pruner", default=None, help="l1 (L1NormFilterPruner, default) or fpgm (FPGMFilterPruner)")
     p.add_argument("--ratios", default=None, help="comma-separated pruning ratios in (0, 1) (default 0.1,0.3,0.5)")
@@ -56,7 +60,6 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="plain PaddleSlim pruning: do not fold removed channels' means into the next biases")
     p.add_argument("--finetune_steps", type=int, default=None,
                    help="also fine-tune each pruned model for N steps on generated invoices (variants <name>_ft)")
-    p.add_argument("--output", default=None, help="output folder (default output/prune_compare)")
     p.add_argument("--vdl_dir", default=None, help="VisualDL log dir (one run per variant)")
     p.add_argument("--before", default=None, help="compare two model folders you bring: the reference ...")
     p.add_argument("--after", default=None, help="... and the model to compare with it")
@@ -80,9 +83,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--finetune_lr", type=float, default=None,
                    help="fine-tuning peak learning rate (det default: PaddleOCR's 1e-3 scaled to the batch, "
                         "1e-3 * batch / 64; field: 1e-3)")
-    p.add_argument("--device", default=None, help="cpu (default) or gpu")
+    add_device_arg(p)
     add_config_args(p)
-    return p.parse_args(argv)
+    return parse(p, argv, DEFAULTS, FLAGS)
 
 
 def parse_ratios(value) -> List[float]:

@@ -1,7 +1,8 @@
 """Invoice-recognition QA over a folder of invoice images and PDFs (each PDF page is a page).
 
-    python tools/qa_invoices.py --input demo_docs/invoices --output output/qa --vdl_dir runs
-    python tools/qa_invoices.py --input scans/ --output qa -c configs/qa.yml -o Explain.mode=sample Output.redact=true
+examples:
+  paddle-cam qa -i demo_docs/invoices --save_path output/qa --vdl_dir runs
+  python tools/qa_invoices.py -i scans/ --save_path qa -c configs/qa.yml -o Explain.mode=sample Output.redact=true
 
 Per page: OUT/<page>/page.png (boxes coloured by decided field), panels/ for explained decisions,
 raw/ maps, report.json (written last: re-running skips finished pages) with the page reading (one
@@ -14,26 +15,34 @@ import json
 import os
 
 from ..cli import fail, progress, quiet_paddle, run_main
-from .common import MODEL_ARGS, add_model_args
+from .common import (DET_PARAMS, MODEL_ARGS, add_det_params, add_device_arg, add_input_arg, add_model_args,
+                     add_save_path_arg, parse, parser)
 
 quiet_paddle()
 
 EXPLAIN_MODES = ("low_confidence", "sample", "all", "none")
 
 
+FLAGS = {**MODEL_ARGS, **DET_PARAMS, "output": "Global.output", "vdl_dir": "Global.vdl_dir",
+         "vdl_run": "Global.vdl_run", "field_model_dir": "Global.field_model_dir", "device": "Global.device"}
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     from ..config import add_config_args
 
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--input", required=True, help="folder of invoice images/PDFs, or one file")
-    p.add_argument("--output", default=None, help="output folder (default Global.output: output/qa)")
+    doc = __doc__.split("\n")
+    p = parser(doc[0], "\n".join(doc[2:]))
+    add_input_arg(p, "folder of invoice images/PDFs (searched recursively), or one file")
+    add_save_path_arg(p)
     p.add_argument("--vdl_dir", default=None, help="log page overlays and decision scalars to VisualDL")
-    p.add_argument("--field_model_dir", default=None, help="field classifier (default: demo_docs/field_cls)")
+    p.add_argument("--vdl_run", default=None, help="VisualDL run name")
+    p.add_argument("--field_model_dir", default=None, help="field classifier folder")
     add_model_args(p)
-    p.add_argument("--device", default=None, help="cpu or gpu")
+    add_det_params(p)
+    add_device_arg(p)
     p.add_argument("--force", action="store_true", help="redo pages that already have a report.json")
     add_config_args(p)
-    return p.parse_args(argv)
+    return parse(p, argv, "qa", FLAGS)
 
 
 def build_config(args: argparse.Namespace) -> dict:
@@ -42,8 +51,7 @@ def build_config(args: argparse.Namespace) -> dict:
     from ..errors import InputError
 
     cfg = load_config("qa", args.config, args.opt)
-    set_from_args(cfg, args, {**MODEL_ARGS, "output": "Global.output", "vdl_dir": "Global.vdl_dir",
-                              "field_model_dir": "Global.field_model_dir", "device": "Global.device"})
+    set_from_args(cfg, args, FLAGS)
     ref = cfg["QA"]["reference_date"]
     if ref is not None:
         import datetime

@@ -1,11 +1,11 @@
-#!/usr/bin/env python
 """Train the invoice-field classifier (PP-LCNet) on generated documents of every family, reproducibly, on CPU.
 
-    python tools/train_field_cls.py                                  # -> demo_docs/field_cls
-    python tools/train_field_cls.py --vdl_dir runs                   # loss / accuracy curves in VisualDL
-    python tools/train_field_cls.py --shortcut                       # cue model -> demo_docs/field_cls_shortcut
-    python tools/train_field_cls.py -o Data.holdout=taxi --output /tmp/fc   # never trains on taxi receipts
-    python tools/train_field_cls.py --lofo                           # leave-one-family-out -> output/field_lofo
+examples:
+  paddle-cam train-field                                           # -> demo_docs/field_cls
+  python tools/train_field_cls.py --vdl_dir runs                   # loss / accuracy curves in VisualDL
+  python tools/train_field_cls.py --shortcut                       # cue model -> demo_docs/field_cls_shortcut
+  python tools/train_field_cls.py -o Data.holdout=taxi --save_path /tmp/fc   # never trains on taxi receipts
+  python tools/train_field_cls.py --lofo                           # leave-one-family-out -> output/field_lofo
 
 Defaults: configs/field/train_field_cls.yml; ``--shortcut`` is ``-c configs/field/shortcut.yml``,
 ``--lofo`` is ``-c configs/field/lofo.yml`` (:mod:`paddle_cam.evaluation.lofo`: one model per
@@ -37,10 +37,11 @@ FLAGS = {"output": "Global.output", "vdl_dir": "Global.vdl_dir", "vdl_run": "Glo
 def parse_args(argv=None):
     from paddle_cam.config import add_config_args
 
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[1],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--output", default=None, help="output folder (default demo_docs/field_cls, "
-                                                   "demo_docs/field_cls_shortcut with --shortcut)")
+    from .common import add_device_arg, add_save_path_arg, parse, parser
+
+    doc = __doc__.split("\n")
+    p = parser(doc[0], "\n".join(doc[2:]))
+    add_save_path_arg(p, "output folder (demo_docs/field_cls_shortcut with --shortcut)")
     p.add_argument("--vdl_dir", default=None, help="VisualDL log folder (loss / accuracy curves)")
     p.add_argument("--vdl_run", default=None, help="VisualDL run name (default: field_cls or field_cls_shortcut)")
     p.add_argument("--shortcut", action="store_true", help="train the demonstration model whose training pages "
@@ -49,9 +50,9 @@ def parse_args(argv=None):
     p.add_argument("--lofo", action="store_true", help="leave-one-family-out: one model per held-out family, "
                                                        "lofo.json + lofo.md (= -c configs/field/lofo.yml)")
     p.add_argument("--workers", type=int, default=None, help="processes rendering pages (default 2)")
-    p.add_argument("--device", default=None, help="cpu or gpu")
+    add_device_arg(p)
     add_config_args(p)
-    return p.parse_args(argv)
+    return parse(p, argv, DEFAULTS_NAME, FLAGS, need_input=False)
 
 
 def settings(args: argparse.Namespace) -> dict:

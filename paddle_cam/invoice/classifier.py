@@ -34,8 +34,11 @@ REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
 def default_model_dir() -> str:
-    """The committed field classifier (inference folder) in ``demo_docs/field_cls``."""
-    return os.path.join(REPO_ROOT, "demo_docs", "field_cls")
+    """The committed field classifier (inference folder): ``demo_docs/field_cls`` of a checkout,
+    else the copy an installed wheel carries (``paddle_cam/data/field_cls``)."""
+    checkout = os.path.join(REPO_ROOT, "demo_docs", "field_cls")
+    wheel = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "field_cls")
+    return checkout if os.path.isdir(checkout) or not os.path.isdir(wheel) else wheel
 
 
 def _read_yml(path: str) -> Optional[dict]:

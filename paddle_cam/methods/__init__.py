@@ -8,7 +8,8 @@ from .hires_cam import HiResCAM
 from .integrated_gradients import IntegratedGradients
 from .layer_cam import LayerCAM
 from .occlusion import Occlusion
-from .registry import KINDS, METHODS, get_method, make_method, method_names, method_options
+from .registry import (KINDS, METHODS, check_method_for, get_method, make_method, method_names, method_options,
+                       methods_for)
 from .rise import RISE
 from .score_cam import ScoreCAM
 from .smooth_grad import SmoothGrad
@@ -16,4 +17,4 @@ from .xgrad_cam import XGradCAM
 
 __all__ = ["GradCAM", "GradCAMPlusPlus", "XGradCAM", "LayerCAM", "HiResCAM", "EigenCAM", "ScoreCAM",
            "IntegratedGradients", "SmoothGrad", "Occlusion", "FeatureOcclusion", "RISE", "AttentionRollout", "KINDS",
-           "METHODS", "get_method", "make_method", "method_names", "method_options"]
+           "METHODS", "check_method_for", "get_method", "make_method", "method_names", "method_options", "methods_for"]

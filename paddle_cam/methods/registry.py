@@ -34,6 +34,10 @@ METHODS: Dict[str, type] = {cls.name: cls for cls in (
     GradCAM, GradCAMPlusPlus, XGradCAM, LayerCAM, HiResCAM, EigenCAM, ScoreCAM,
     IntegratedGradients, SmoothGrad, Occlusion, FeatureOcclusion, RISE, AttentionRollout)}
 
+# methods that need a particular kind of model (the rest explain any Layer): what they need
+NEEDS = {"feature_occlusion": ("rec", "a recogniser split into backbone features and head (explain_ocr.py --rec)"),
+         "attention_rollout": ("rec", "self-attention blocks (the SVTR neck of a recogniser, --rec)")}
+
 # spellings that the normalisation below (case, '-', '_', '++' -> 'pp') does not reach
 _ALIASES = {"ig": "integrated_gradients", "rollout": "attention_rollout"}
 
@@ -60,6 +64,27 @@ def get_method(name: str) -> type:
         hint = f" (did you mean '{_LOOKUP[close[0]]}'?)" if close else ""
         raise InputError(f"unknown method '{name}'{hint}; choose one of: {', '.join(METHODS)}")
     return METHODS[_LOOKUP[key]]
+
+
+def methods_for(model: str) -> List[str]:
+    """The methods that can explain a model of kind ``model`` (``det``, ``rec``, ``cls``, ``field``)."""
+    return [n for n in METHODS if n not in NEEDS or NEEDS[n][0] == model]
+
+
+def check_method_for(name: str, model: str) -> type:
+    """:func:`get_method`, and an ``InputError`` when the method cannot explain a ``model`` (naming
+    what it needs and the methods that can), raised before any model loads.
+
+    >>> check_method_for("feature_occlusion", "det")
+    Traceback (most recent call last):
+    ...
+    paddle_cam.errors.InputError: method 'feature_occlusion' cannot explain a det model: it needs a recogniser split into backbone features and head (explain_ocr.py --rec); methods that can: gradcam, gradcampp, xgradcam, layercam, hirescam, eigencam, scorecam, integrated_gradients, smoothgrad, occlusion, rise
+    """
+    cls = get_method(name)
+    if cls.name in NEEDS and NEEDS[cls.name][0] != model:
+        raise InputError(f"method '{cls.name}' cannot explain a {model} model: it needs {NEEDS[cls.name][1]}; "
+                         f"methods that can: {', '.join(methods_for(model))}")
+    return cls
 
 
 def _skipped(cls: type) -> int:

@@ -25,7 +25,7 @@ e.g. ``model.neck`` (fused neck output), or by alias (``Detector.layers``: ``nec
 
 Example:
     >>> det = load_detector("rapidocr/models/PP-OCRv6_det_small.onnx")   # doctest: +SKIP
-    >>> det.arch, det.name, det.format
+    >>> det.arch, det.name, det.format                                    # doctest: +SKIP
     ('v6_small', 'PP-OCRv6_small_det', 'onnx')
     >>> det.processing["PostProcess"]["unclip_ratio"]    # PaddleX's official inference.yml  # doctest: +SKIP
     1.5
@@ -390,7 +390,7 @@ def load_detector(source: Optional[str] = None, fuse: bool = True, by_program_or
 
     Example:
         >>> det = load_detector()                    # doctest: +SKIP
-        >>> det.name, det.arch, det.format
+        >>> det.name, det.arch, det.format           # doctest: +SKIP
         ('PP-OCRv4_mobile_det', 'mobile', 'paddle')
     """
     if source is None:

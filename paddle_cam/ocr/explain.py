@@ -35,12 +35,33 @@ class Explanation:
     regions: Dict[str, object]
 
     def input_raw(self) -> np.ndarray:
-        """(H_in, W_in) raw map on the model input, as ``CAMResult.raw``."""
-        return np.mean([resize_maps(m[None], self.input_hw)[0] for m in self.layer_maps.values()], axis=0)
+        """(H_in, W_in) raw map on the model input, as ``CAMResult.raw`` (made once)."""
+        cached = self.__dict__.get("_input_raw")
+        if cached is None:
+            cached = np.mean([resize_maps(m[None], self.input_hw)[0] for m in self.layer_maps.values()], axis=0)
+            self.__dict__["_input_raw"] = cached
+        return cached
 
     def page_raw(self, page_hw) -> np.ndarray:
         """(H, W) raw map on the page."""
         return np.maximum(resize_maps(self.input_raw()[None], page_hw)[0], 0)
+
+    def page_raw_window(self, page_hw, window) -> np.ndarray:
+        """The raw map on page pixels ``window = (x0, y0, x1, y1)`` only: the input-grid cells
+        under the window, resized to it (a panel's crop without a page-size map per box)."""
+        x0, y0, x1, y1 = (int(v) for v in window)
+        raw = self.input_raw()
+        (H, W), (h, w) = page_hw, raw.shape
+        sx, sy = w / float(W), h / float(H)
+        ix0, iy0 = int(np.floor(x0 * sx)), int(np.floor(y0 * sy))
+        ix1, iy1 = min(w, int(np.ceil(x1 * sx)) + 1), min(h, int(np.ceil(y1 * sy)) + 1)
+        cell = raw[iy0:iy1, ix0:ix1].astype(np.float32)
+        big = cv2.resize(cell, (int(round((ix1 - ix0) / sx)), int(round((iy1 - iy0) / sy))), interpolation=cv2.INTER_LINEAR)
+        ox, oy = int(round(x0 - ix0 / sx)), int(round(y0 - iy0 / sy))
+        out = np.zeros((y1 - y0, x1 - x0), np.float32)
+        part = big[oy:oy + out.shape[0], ox:ox + out.shape[1]]
+        out[:part.shape[0], :part.shape[1]] = part
+        return np.maximum(out, 0)
 
     def page_norm(self, page_hw) -> np.ndarray:
         """(H, W) map in [0, 1] on the page (per-layer normalised first when layers are fused)."""
@@ -145,10 +166,13 @@ class OCRExplainer:
             yield next(quick) if f else next(other)
 
     def explain_page(self, image_bgr: np.ndarray, boxes_spec: str = "all", all_text: bool = True,
-                     regions: Sequence[Sequence] = (), missed: Sequence[Sequence] = ()) -> PageResult:
+                     regions: Sequence[Sequence] = (), missed: Sequence[Sequence] = (),
+                     upright: bool = False) -> PageResult:
         """Detect (and read) one page, then explain the selected boxes, ``regions`` and ``missed``
-        lines (page polygons) and, with ``all_text``, all detected text together."""
-        page = self.pipeline.detect(image_bgr)
+        lines (page polygons) and, with ``all_text``, all detected text together. ``upright``:
+        the page is turned upright first (:meth:`TextPipeline.upright`); polygons are then on the
+        turned page (``result.page.image``)."""
+        page = self.pipeline.upright(image_bgr) if upright else self.pipeline.detect(image_bgr)
         boxes, prob, hw_in = page.boxes, page.prob, page.input_hw
         result = PageResult(page)
         thresh = float(getattr(self.pipeline.post, "thresh", 0.3))
@@ -164,7 +188,7 @@ class OCRExplainer:
             jobs.append(({"kind": "missed", "name": f"missed_{i}", "polygon": poly, "peak_prob": peak,
                           "db_thresh": thresh}, t, poly))
         if all_text and boxes:
-            jobs.append(({"kind": "all_text"}, AllTextTarget(thresh), None))
+            jobs.append(({"kind": "all_text"}, AllTextTarget.from_prob(prob, thresh), None))
         if not jobs:
             return result
         # Shares and energies are ratios of areas: measured on the model-input grid where the maps

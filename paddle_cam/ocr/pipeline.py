@@ -20,7 +20,7 @@ from typing import Any, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..models.det import Detector
-from .db_postprocess import DBPostProcess
+from .db_postprocess import DBPostProcess, sort_boxes
 from .det_preprocess import DetInfo, DetPreprocess
 from .orientation import flipped_fraction, rotate, vertical_fraction
 from .rec import line_crops
@@ -101,6 +101,7 @@ class TextPipeline:
         :meth:`DetPreprocess.for_detector`, :meth:`DBPostProcess.for_detector`.
 
         Example:
+            >>> from paddle_cam.config import load_config
             >>> cfg = load_config("det/explain_ocr", overrides=["Global.det_model_name=PP-OCRv6_small_det"])
             >>> TextPipeline.from_config(cfg).detector.name  # doctest: +SKIP
             'PP-OCRv6_small_det'
@@ -130,12 +131,13 @@ class TextPipeline:
                    rec, line_classifier)
 
     def detect(self, image_bgr: np.ndarray, recognize: bool = True) -> OCRPage:
-        """Boxes of one page (ids in the post-process order), read when ``recognize`` and a
-        recogniser is set."""
+        """Boxes of one page, read when ``recognize`` and a recogniser is set. Ids follow reading
+        order as PaddleOCR's OCR pipeline sorts its boxes (:func:`sort_boxes`: top to bottom,
+        then left to right); ``TextDetection`` alone returns them in post-process order."""
         chw, info = self.pre(image_bgr)
         batch = chw[None].astype(np.float32)
         prob = self.detector.prob_map(batch)[0, 0]
-        dets = self.post(prob, info)
+        dets = sort_boxes(self.post(prob, info))
         boxes = [Box(i, [[float(x), float(y)] for x, y in d["polygon"]], float(d["score"])) for i, d in enumerate(dets)]
         page = OCRPage(image_bgr, batch, info, prob, boxes)
         if recognize:

@@ -4,7 +4,7 @@ Polygons are in model-input pixels (the resized page); the map has the input's s
 """
 from __future__ import annotations
 
-from typing import Any, Tuple
+from typing import Any, Optional, Tuple
 
 import numpy as np
 import paddle
@@ -52,26 +52,41 @@ class MissedLineTarget(RegionTarget):
 class AllTextTarget:
     """Mean probability over every pixel the DB threshold calls text ("text-ness" of the page).
 
-    The text mask is taken from the output itself and treated as constant.
+    The text mask is fixed: the pixels above the threshold in the page's own probability map
+    (``mask``, as :meth:`from_prob` takes it). Input-gradient and black-box methods run the model
+    on perturbed inputs (integrated gradients near its black baseline): the target must stay the
+    one of the real page. Without ``mask`` it is taken from each output (the CAM methods' single
+    forward is the real page's) and treated as constant.
     """
 
     kind = "all_text"
 
-    def __init__(self, thresh: float = 0.3):
+    def __init__(self, thresh: float = 0.3, mask: Optional[np.ndarray] = None):
         self.thresh = float(thresh)
+        self.mask = None if mask is None else np.asarray(mask, np.float32)
+        if self.mask is not None and self.mask.sum() == 0:
+            raise TargetError(f"no pixel is above the DB threshold {self.thresh}: the page has no detected text")
+
+    @classmethod
+    def from_prob(cls, prob: np.ndarray, thresh: float = 0.3) -> "AllTextTarget":
+        """The target of a page whose (h, w) probability map is ``prob``."""
+        return cls(thresh, np.asarray(prob) > thresh)
 
     def __call__(self, output: Any) -> paddle.Tensor:
         prob = first_tensor(output)
         if prob.ndim == 3:
             prob = prob[0]
-        mask = (prob.detach() > self.thresh).astype("float32")
+        if self.mask is not None:
+            mask = paddle.to_tensor(self.mask)
+        else:
+            mask = (prob.detach() > self.thresh).astype("float32")
         area = float(mask.sum())
         if area == 0:
             raise TargetError(f"no pixel is above the DB threshold {self.thresh}: the page has no detected text")
         return (prob * mask).sum() / area
 
     def __repr__(self) -> str:
-        return f"AllTextTarget(thresh={self.thresh})"
+        return f"AllTextTarget(thresh={self.thresh}{', fixed mask' if self.mask is not None else ''})"
 
 
 class DRiseBoxTarget:

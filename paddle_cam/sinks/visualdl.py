@@ -28,13 +28,17 @@ class VisualDLRun:
             os.makedirs(self.logdir, exist_ok=True)
         except OSError as e:
             raise InputError(f"cannot write VisualDL logs to {self.logdir} ({e.strerror}); pass a writable --vdl_dir") from None
-        self._writer = LogWriter(logdir=self.logdir)
+        # the run's name in VisualDL is the one given here, not the folder's absolute path
+        self._writer = LogWriter(logdir=self.logdir, display_name=safe_tag(run))
 
     def image(self, tag: str, rgb: np.ndarray, step: int = 0) -> None:
         self._writer.add_image(tag=tag, img=np.ascontiguousarray(rgb, dtype=np.uint8), step=step)
 
     def scalar(self, tag: str, value: float, step: int = 0) -> None:
         self._writer.add_scalar(tag=tag, value=float(value), step=step)
+
+    def histogram(self, tag: str, values: np.ndarray, step: int = 0, buckets: int = 10) -> None:
+        self._writer.add_histogram(tag=tag, values=np.asarray(values, np.float64), step=step, buckets=buckets)
 
     def text(self, tag: str, text: str, step: int = 0) -> None:
         self._writer.add_text(tag=tag, text_string=text, step=step)
