@@ -43,12 +43,13 @@ def read_image(path: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
             w, h = im.size
             if w * h > max_pixels:
                 raise InputError(f"image too large: {path} is {w}x{h} px (over {max_pixels:,} px); "
-                                 "downscale it or raise the pixel limit (--max_pixels)")
+                                 f"downscale it or raise the limit (explain_ocr: -o Output.max_pixels=N)")
             im.load()
     except InputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise InputError(f"image too large: {path} exceeds {max_pixels:,} px; downscale it or raise --max_pixels") from None
+        raise InputError(f"image too large: {path} exceeds {max_pixels:,} px; downscale it or raise the limit "
+                         f"(explain_ocr: -o Output.max_pixels=N)") from None
     except UnidentifiedImageError:
         raise InputError(f"not an image (or an unsupported format): {path}; convert it to PNG or JPEG") from None
     except (OSError, SyntaxError, ValueError) as e:

@@ -35,6 +35,19 @@ def test_readme_example_runs_and_writes_its_picture(tmp_path):
     # the README's picture is this example's output
     shown = Image.open(os.path.join(ROOT, "docs", "images", "quickstart_page.png"))
     assert Image.open(out / "page.png").size == shown.size
+    size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file())
+    assert size < 3e6, f"{size / 1e6:.2f} MB"   # a full demo invoice, every box explained
+    # a panel, read back by the recogniser: its caption leads with the own-box share, and it has a colour bar
+    from paddle_cam.config import load_config
+    from paddle_cam.io import read_image
+    from paddle_cam.ocr.pipeline import TextPipeline
+
+    panel = read_image(str(out / "panels" / "box_0.png"))
+    texts = [b.text.replace(" ", "") for b in TextPipeline.from_config(load_config("qa")).detect(panel).boxes]
+    own = round(100 * rep["explanations"][0]["own_share"])
+    assert any(t.startswith(f"ownbox{own}%") for t in texts), texts
+    scale = rep["colour_scale"]["page_max"]
+    assert any(t == f"{scale:.3g}" for t in texts), (texts, scale)   # the colour bar's top tick: the page's scale
     assert "'box_id': 0" in p.stdout and "'own_share': " in p.stdout and "'top_regions': " in p.stdout
 
 
@@ -112,28 +125,12 @@ def test_bad_calls_say_what_to_do(explainer, tmp_path):
 
 
 PADDLEOCR_RUN = r"""
-import json, os, shutil, sys
-import yaml
+import json, sys
 import paddle_cam as pc
-from paddle_cam.models.cls import bundled_model_dir
-from paddle_cam.models.det import BUNDLED_DET
-from paddle_cam.models.rec import BUNDLED_REC, bundled_dict_path
+from paddle_cam.models.paddlex_folders import bundled_paddlex_folders
 
 tmp, img = sys.argv[1], sys.argv[2]
-det_dir, rec_dir = os.path.join(tmp, "det"), os.path.join(tmp, "rec")
-shutil.copytree(bundled_model_dir(BUNDLED_DET), det_dir)
-shutil.copytree(bundled_model_dir(BUNDLED_REC), rec_dir)
-yaml.safe_dump({"Global": {"model_name": "PP-OCRv4_mobile_det"}, "PreProcess": {"transform_ops": [
-    {"DecodeImage": {"channel_first": False, "img_mode": "BGR"}}, {"DetResizeForTest": {"resize_long": 960}},
-    {"NormalizeImage": {"mean": [0.485, 0.456, 0.406], "order": "hwc", "scale": "1./255.", "std": [0.229, 0.224, 0.225]}},
-    {"ToCHWImage": None}, {"KeepKeys": {"keep_keys": ["image", "shape"]}}]},
-    "PostProcess": {"name": "DBPostProcess", "thresh": 0.3, "box_thresh": 0.6, "max_candidates": 1000, "unclip_ratio": 1.5}},
-    open(os.path.join(det_dir, "inference.yml"), "w"))
-chars = [c.rstrip("\n") for c in open(bundled_dict_path(), encoding="utf-8")]
-yaml.safe_dump({"Global": {"model_name": "PP-OCRv4_mobile_rec"}, "PreProcess": {"transform_ops": [
-    {"DecodeImage": {"channel_first": False, "img_mode": "BGR"}}, {"RecResizeImg": {"image_shape": [3, 48, 320]}},
-    {"KeepKeys": {"keep_keys": ["image"]}}]}, "PostProcess": {"name": "CTCLabelDecode", "character_dict": chars}},
-    open(os.path.join(rec_dir, "inference.yml"), "w", encoding="utf-8"), allow_unicode=True)
+det_dir, rec_dir = bundled_paddlex_folders(tmp)
 
 from paddleocr import PaddleOCR, TextDetection, TextRecognition
 
@@ -170,8 +167,9 @@ def test_from_paddleocr_takes_the_models_and_settings_of_paddleocr_objects(tmp_p
     assert p.returncode == 0, p.stderr[-3000:]
     got = json.loads(next(ln for ln in p.stdout.splitlines() if ln.startswith("RESULT "))[7:])
     assert got["det"]["box_thresh"] == 0.5 and got["det"]["limit"] == [1280, "max"]
-    assert got["det"]["model"] == str(tmp_path / "det")
+    det, rec = str(tmp_path / "PP-OCRv4_mobile_det"), str(tmp_path / "PP-OCRv4_mobile_rec")
+    assert got["det"]["model"] == det
     # the pipeline's own settings (PaddleX OCR.yaml): 64 / min, box_thresh 0.6
     assert got["pipe"]["box_thresh"] == 0.6 and got["pipe"]["limit"] == [64, "min"]
-    assert got["pipe"]["model"] == str(tmp_path / "det") and got["pipe"]["rec"] == str(tmp_path / "rec")
+    assert got["pipe"]["model"] == det and got["pipe"]["rec"] == rec
     assert len(got["pipe"]["texts"]) > 80 and "发票代码：" in got["pipe"]["texts"]

@@ -92,6 +92,24 @@ def test_visualdl_one_image_tag_per_page_with_a_box_slider(page_run):
         assert len(hist) == 1
 
 
+def test_visualdl_image_view_renders_in_headless_chromium(page_run, tmp_path):
+    """VisualDL's own front end (not only its API) shows the page's image cards, for the run named by the user."""
+    import shutil
+
+    _, _, runs = page_run
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        pytest.fail("chromium is not installed; `make test` installs Debian's chromium package")
+    with VisualDLServer(str(runs)) as s:
+        p = subprocess.run([exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                            "--disable-component-update", "--disable-sync", "--no-first-run",
+                            f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=15000", "--dump-dom",
+                            s.base + "/app/image"], capture_output=True, text=True, timeout=180)
+    dom = p.stdout
+    assert "页面/det/gradcam/page" in dom and "页面/det/gradcam/boxes" in dom, dom[-2000:]
+    assert "v4" in dom and dom.count("<img") >= 2
+
+
 def test_odd_images_in_a_folder_run(tmp_path):
     src = tmp_path / "in"
     src.mkdir()

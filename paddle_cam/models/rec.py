@@ -275,10 +275,7 @@ def write_rec_folder(rec: Recognizer, out_dir: str, fmt: str = "safetensors") ->
     Example:
         >>> write_rec_folder(load_recognizer("PP-OCRv6_rec_small.onnx"), "out/PP-OCRv6_small_rec")  # doctest: +SKIP
     """
-    from paddlex.modules.base.utils.pdparams2safetensors import build_inference_meta
-
     from .hf_folder import write_hf_folder
-
     from .lcnetv3_rep import FusedRepLayer
 
     model = rec.model
@@ -294,6 +291,14 @@ def write_rec_folder(rec: Recognizer, out_dir: str, fmt: str = "safetensors") ->
     eps = {n: float(layer._epsilon) for n, layer in _layer_norms(model)
            if abs(float(layer._epsilon) - default_eps) > 1e-12}
     setattr(model.config, EPS_KEY, eps)
+    return write_hf_folder(model, out_dir, FAMILIES[rec.name][0], inference_yml=rec_inference_yml(rec), fmt=fmt)
+
+
+def rec_inference_yml(rec: Recognizer) -> dict:
+    """The ``inference.yml`` PaddleX reads beside a recogniser's weights: its family's official
+    metadata, the model name, the input shape and the dictionary (``PostProcess.character_dict``)."""
+    from paddlex.modules.base.utils.pdparams2safetensors import build_inference_meta
+
     chars = rec.characters[1:]
     if chars and chars[-1] == " ":
         chars = chars[:-1]  # PaddleX's CTCLabelDecode adds the space itself
@@ -303,4 +308,4 @@ def write_rec_folder(rec: Recognizer, out_dir: str, fmt: str = "safetensors") ->
         if "RecResizeImg" in op:
             op["RecResizeImg"]["image_shape"] = list(rec.image_shape)
     meta["PostProcess"]["character_dict"] = list(chars)
-    return write_hf_folder(model, out_dir, FAMILIES[rec.name][0], inference_yml=meta, fmt=fmt)
+    return meta

@@ -18,7 +18,7 @@ from ..invoice.schema import FIELD_ZH
 from ..io import read_image, save_json, save_npy, save_png
 from .det_report import draw_polygons, model_record
 from .html_report import img_data_uri, write_index
-from .overlay import caption, colorize, overlay, side_by_side
+from .overlay import caption, colorize, colour_bar, heat_overlay, side_by_side
 from .rec_panel import write_rec_box
 from .visualdl import safe_tag
 
@@ -84,15 +84,17 @@ def write_page_report(out_dir: str, doc: str, res: PageQA, qa: InvoiceQA, cfg: d
         x0, y0, x1, y1 = clf.window(b.polygon, res.page.shape[:2])
         x0, y0 = max(0, int(x0)), max(0, int(y0))
         x1, y1 = min(res.page.shape[1], int(x1)), min(res.page.shape[0], int(y1))
-        base = redact(res.page, [by_id[r["box_id"]].polygon for r in e["regions"]["regions"] if r["share"] >= 0.05]
-                      + [b.polygon]) if o["redact"] else res.page
+        # redacted: only the decided line stays legible (its neighbours, even those the map rests on, are blurred)
+        base = redact(res.page, [b.polygon]) if o["redact"] else res.page
         crop = base[y0:y1, x0:x1]
         m = e["page_raw"][y0:y1, x0:x1]
-        heat = overlay(crop, m / m.max() if m.max() > 0 else m)
+        vmax = float(e["page_raw"].max())
+        heat = heat_overlay(crop, m, vmax)
         local = [[p[0] - x0, p[1] - y0] for p in b.polygon]
-        table = attribution_table(e["regions"], by_id)
-        panel = side_by_side([draw_polygons(crop[:, :, ::-1].copy(), [local]), draw_polygons(heat, [local], color=(255, 255, 255))],
-                             height=min(260, max(96, crop.shape[0])))
+        table = attribution_table(e["regions"], by_id, keep=b.id if o["redact"] else None)
+        h = min(260, max(96, crop.shape[0]))
+        panel = side_by_side([draw_polygons(crop[:, :, ::-1].copy(), [local]),
+                              draw_polygons(heat, [local], color=(0, 170, 255)), colour_bar(h, vmax)], height=h)
         lines = [f"box {b.id} · {b.text or ''} → {res.fields[i]} ({res.field_probs[i].max():.2f})", "← " + table]
         if e.get("label_evidence"):
             lines.append(label_evidence_line(e["label_evidence"]))
@@ -104,8 +106,8 @@ def write_page_report(out_dir: str, doc: str, res: PageQA, qa: InvoiceQA, cfg: d
                           "regions": e["regions"]["regions"], "background": e["regions"]["background"],
                           "attribution": table, "label_evidence": e.get("label_evidence"),
                           "overlay": os.path.abspath(panel_path), "raw_map": os.path.abspath(raw_path)})
-        if vdl is not None:
-            vdl.image(f"{safe_tag(res.name)}/field/{res.fields[i]}/box_{b.id}", panel)
+        if vdl is not None:   # one tag per page, the box id as the step: VisualDL's slider walks the decisions
+            vdl.image(f"{safe_tag(res.name)}/field/decisions", panel, step=b.id)
     rec_entries = []
     for box_id, r in res.rec_explained.items():
         entry = write_rec_box(out_dir, box_id, r["line"], raw_maps=True, vdl=vdl, vdl_prefix=safe_tag(res.name))
@@ -134,8 +136,8 @@ def write_page_report(out_dir: str, doc: str, res: PageQA, qa: InvoiceQA, cfg: d
         tag = safe_tag(res.name)
         vdl.image(f"{tag}/page", page_png)
         vdl.scalar(f"{tag}/flags", len(res.flags))
-        for d in decisions:
-            vdl.scalar(f"{tag}/field/own_share", d["own_share"], step=d["box_id"])
+        if decisions:   # a distribution per page: box order carries no trend to draw
+            vdl.histogram(f"{tag}/field/own_share", np.asarray([d["own_share"] for d in decisions], np.float32))
     save_json(report["report"], report)
     return report
 
@@ -167,10 +169,15 @@ def label_evidence_line(ev: dict, top: int = 2) -> str:
         f" · without any label {ev['without_labels']:.2f}"
 
 
-def attribution_table(shares: dict, by_id: Dict[int, object], top: int = 3) -> str:
-    """'价税合计（大写） 58% · ¥1,234.56 31% · background 11%' for the top regions."""
+def attribution_table(shares: dict, by_id: Dict[int, object], top: int = 3, keep: Optional[int] = None) -> str:
+    """'价税合计（大写） 58% · ¥1,234.56 31% · background 11%' for the top regions. With ``keep`` (a box
+    id: redacted outputs) only that box is named by its text, the others by their ids."""
     regs = sorted(shares["regions"], key=lambda r: -r["share"])[:top]
-    parts = [f"'{by_id[r['box_id']].text or r['box_id']}' {100 * r['share']:.0f}%" for r in regs if r["share"] >= 0.01]
+
+    def name(i):
+        return f"'{by_id[i].text or i}'" if keep is None or i == keep else f"box {i}"
+
+    parts = [f"{name(r['box_id'])} {100 * r['share']:.0f}%" for r in regs if r["share"] >= 0.01]
     parts.append(f"background {100 * shares['background']:.0f}%")
     return " · ".join(parts)
 
