@@ -123,11 +123,9 @@ class BaseCAM:
     def forward_capture(self, x: paddle.Tensor, targets: Optional[list]):
         """One forward with hooks: activations, gradients (if the method needs them), scores."""
         n = x.shape[0]
-        with LayerHooks(self.model, self.target_layers) as hooks:
+        with LayerHooks(self.model, self.target_layers, graph_from_layers=self.uses_gradients) as hooks:
             if self.uses_gradients:
-                x = x.detach()
-                x.stop_gradient = False  # build the graph even if all parameters are frozen
-                output = self.model(x)
+                output = self.model(x.detach())   # the graph starts at the first hooked layer
             else:
                 with paddle.no_grad():
                     output = self.model(x)
@@ -212,10 +210,8 @@ class BaseCAM:
             return
         for t in targets:
             check_targets([t], 1)
-        with eval_mode(self.model), LayerHooks(self.model, self.target_layers) as hooks:
-            xg = x.detach()
-            xg.stop_gradient = False
-            output = self.model(xg)
+        with eval_mode(self.model), LayerHooks(self.model, self.target_layers, graph_from_layers=True) as hooks:
+            output = self.model(x.detach())   # the graph starts at the first hooked layer
             item = select_item(output, 0)
             acts = {k: self._as_nchw(v) for k, v in hooks.activations.items()}
             for i, t in enumerate(targets):

@@ -53,7 +53,12 @@ class LayerHooks:
             grads = hooks.gradients(out.sum())
     """
 
-    def __init__(self, model: paddle.nn.Layer, layers: Sequence[LayerRef]):
+    def __init__(self, model: paddle.nn.Layer, layers: Sequence[LayerRef], graph_from_layers: bool = False):
+        """``graph_from_layers``: record the autograd graph only from the first hooked layer on (the
+        parameters are frozen while the hooks are on, and the first hooked output of a forward
+        becomes a leaf that requires gradient). Gradients with respect to the hooked outputs are the
+        same; the activations before that layer are not kept for a backward that never reaches
+        them (the DB detector's backbone at page resolution: hundreds of MB)."""
         if isinstance(layers, (str, paddle.nn.Layer)):
             layers = [layers]
         if not layers:
@@ -64,10 +69,17 @@ class LayerHooks:
         self._layers = [l for _, l in resolved]
         self._handles: list = []
         self._outputs: Dict[str, List[paddle.Tensor]] = {}
+        self.graph_from_layers = bool(graph_from_layers)
+        self._frozen: list = []
+        self._cut = False
 
     def __enter__(self) -> "LayerHooks":
         self.clear()
         try:
+            if self.graph_from_layers:
+                self._frozen = [(p, p.stop_gradient) for p in self.model.parameters()]
+                for p, _ in self._frozen:
+                    p.stop_gradient = True
             for name, layer in zip(self.names, self._layers):
                 self._handles.append(layer.register_forward_post_hook(self._make_hook(name)))
         except BaseException:
@@ -79,13 +91,17 @@ class LayerHooks:
         self.remove()
 
     def remove(self) -> None:
-        """Remove every hook this object registered; safe to call twice."""
+        """Remove every hook this object registered and unfreeze what it froze; safe to call twice."""
         while self._handles:
             self._handles.pop().remove()
+        while self._frozen:
+            p, was = self._frozen.pop()
+            p.stop_gradient = was
 
     def clear(self) -> None:
         """Forget captured outputs (before the next forward)."""
         self._outputs = {n: [] for n in self.names}
+        self._cut = False
 
     def _make_hook(self, name: str):
         def hook(layer, inputs, output):
@@ -94,6 +110,13 @@ class LayerHooks:
                     f"layer '{name}' returns {type(output).__name__}, not one tensor; "
                     "hook one of its sublayers that outputs a feature map"
                 )
+            if self.graph_from_layers and not self._cut:
+                # the first hooked output of this forward: the graph starts here
+                self._cut = True
+                output = output.detach()
+                output.stop_gradient = False
+                self._outputs[name].append(output)
+                return output
             self._outputs[name].append(output)
             return None
 

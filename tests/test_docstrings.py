@@ -36,7 +36,7 @@ def test_help_and_version_of_every_task_without_paddle():
             "    assert '--version' in text and '(default: ' in text and '-c CONFIG' in text, t\n"
             "    if t not in ('train-field', 'demo-docs'):\n"
             "        assert '--device' in text, t\n"
-            "    assert ('-i INPUT' in text) == (t not in ('train-field', 'demo-docs')), t\n"
+            "    assert ('-i PATH' in text) == (t not in ('train-field', 'demo-docs')), t\n"
             "    assert '--save_path' in text or t == 'parity', t\n"
             "assert 'paddle' not in sys.modules, 'help imported Paddle'\n"
             "print('ok')\n")

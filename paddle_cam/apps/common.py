@@ -50,13 +50,13 @@ def parser(description: str, epilog: Optional[str] = None) -> argparse.ArgumentP
 
 def add_input_arg(p: argparse.ArgumentParser, help: str) -> None:
     """``-i/--input`` (hidden aliases ``--img``, ``--image_dir``); required, checked by :func:`parse`."""
-    p.add_argument("-i", "--input", dest="input", default=None, help=help + " (required)")
+    p.add_argument("-i", "--input", dest="input", default=None, metavar="PATH", help=help + " (required)")
     p.add_argument("--img", "--image_dir", dest="input", default=None, help=argparse.SUPPRESS)
 
 
 def add_save_path_arg(p: argparse.ArgumentParser, help: str = "output folder") -> None:
     """``--save_path`` (hidden aliases ``--output``, ``--out``) -> ``Global.output``."""
-    p.add_argument("--save_path", dest="output", default=None, help=help)
+    p.add_argument("--save_path", dest="output", default=None, metavar="DIR", help=help)
     p.add_argument("--output", "--out", dest="output", default=None, help=argparse.SUPPRESS)
 
 
@@ -97,8 +97,10 @@ def parse(p: argparse.ArgumentParser, argv, defaults: Optional[str] = None, mapp
                 node = base
                 for part in key.split("."):
                     node = node.get(part) if isinstance(node, dict) else None
-                shown = "the model's own" if node is None else node
-                a.help += f" (default: {shown})"
+                if node is not None:
+                    a.help += f" (default: {node})"
+                elif key.startswith(("PreProcess.", "PostProcess.")):
+                    a.help += " (default: the model's own)"
     args = p.parse_args(argv)
     if need_input and getattr(args, "input", None) is None:
         p.error("the input is required: -i/--input FILE_OR_FOLDER")

@@ -36,7 +36,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     add_save_path_arg(p)
     p.add_argument("--vdl_dir", default=None, help="log page overlays and decision scalars to VisualDL")
     p.add_argument("--vdl_run", default=None, help="VisualDL run name")
-    p.add_argument("--field_model_dir", default=None, help="field classifier folder")
+    p.add_argument("--field_model_dir", default=None, help="field classifier folder (default: the committed one, "
+                   "demo_docs/field_cls)")
     add_model_args(p)
     add_det_params(p)
     add_device_arg(p)
