@@ -46,7 +46,8 @@ def _boxes_spec(boxes: Union[str, int, Sequence[int], None]) -> str:
         return str(int(boxes))
     if isinstance(boxes, str):
         return boxes
-    return ",".join(str(int(b)) for b in boxes)
+    ids = [str(int(b)) for b in boxes]
+    return ",".join(ids) if ids else "none"
 
 
 class PageExplanation:

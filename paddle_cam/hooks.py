@@ -54,11 +54,12 @@ class LayerHooks:
     """
 
     def __init__(self, model: paddle.nn.Layer, layers: Sequence[LayerRef], graph_from_layers: bool = False):
-        """``graph_from_layers``: record the autograd graph only from the first hooked layer on (the
-        parameters are frozen while the hooks are on, and the first hooked output of a forward
-        becomes a leaf that requires gradient). Gradients with respect to the hooked outputs are the
-        same; the activations before that layer are not kept for a backward that never reaches
-        them (the DB detector's backbone at page resolution: hundreds of MB)."""
+        """``graph_from_layers``: record the autograd graph only from the hooked layers on (the
+        parameters are frozen while the hooks are on, and a hooked output computed without a graph
+        - the first one, or one on a branch of its own - becomes a leaf that requires gradient).
+        Gradients with respect to the hooked outputs are the same; the activations before them are
+        not kept for a backward that never reaches them (the DB detector's backbone at page
+        resolution: hundreds of MB)."""
         if isinstance(layers, (str, paddle.nn.Layer)):
             layers = [layers]
         if not layers:
@@ -71,7 +72,6 @@ class LayerHooks:
         self._outputs: Dict[str, List[paddle.Tensor]] = {}
         self.graph_from_layers = bool(graph_from_layers)
         self._frozen: list = []
-        self._cut = False
 
     def __enter__(self) -> "LayerHooks":
         self.clear()
@@ -101,7 +101,6 @@ class LayerHooks:
     def clear(self) -> None:
         """Forget captured outputs (before the next forward)."""
         self._outputs = {n: [] for n in self.names}
-        self._cut = False
 
     def _make_hook(self, name: str):
         def hook(layer, inputs, output):
@@ -110,9 +109,8 @@ class LayerHooks:
                     f"layer '{name}' returns {type(output).__name__}, not one tensor; "
                     "hook one of its sublayers that outputs a feature map"
                 )
-            if self.graph_from_layers and not self._cut:
-                # the first hooked output of this forward: the graph starts here
-                self._cut = True
+            if self.graph_from_layers and output.stop_gradient:
+                # no graph reaches this output: it starts here
                 output = output.detach()
                 output.stop_gradient = False
                 self._outputs[name].append(output)

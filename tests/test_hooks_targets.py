@@ -140,3 +140,40 @@ def test_layer_returning_tuple_is_refused():
 
 def test_layer_names_lists_sublayers(model):
     assert {"conv", "act", "fc", "unused"} <= set(layer_names(model))
+
+
+def test_graph_from_layers_gives_the_same_gradients_and_unfreezes():
+    """Recording the graph only from the hooked layers (no backbone activations kept) must not change
+    any gradient: sequential hooks, a hook on a branch of its own, and the parameters' flags after."""
+    import numpy as np
+    import paddle
+
+    from paddle_cam.hooks import LayerHooks
+
+    class Net(paddle.nn.Layer):
+        def __init__(self):
+            super().__init__()
+            self.stem = paddle.nn.Conv2D(3, 4, 3, padding=1)
+            self.a = paddle.nn.Conv2D(4, 4, 3, padding=1)
+            self.b = paddle.nn.Conv2D(4, 4, 3, padding=1)
+            self.side = paddle.nn.Conv2D(4, 4, 1)
+
+        def forward(self, x):
+            s = paddle.nn.functional.relu(self.stem(x))
+            return (self.b(paddle.tanh(self.a(s))) * self.side(s)).sum()
+
+    paddle.seed(0)
+    net = Net()
+    net.side.weight.stop_gradient = True   # a frozen parameter stays frozen, the others trainable
+    x = paddle.to_tensor(np.random.RandomState(0).rand(1, 3, 8, 8).astype("float32"))
+    layers = ["a", "b", "side"]
+    grads = []
+    for cut in (False, True):
+        with LayerHooks(net, layers, graph_from_layers=cut) as hooks:
+            xin = x.detach()
+            xin.stop_gradient = cut
+            out = net(xin)
+            grads.append({k: v.numpy() for k, v in hooks.gradients(out).items()})
+    for k in layers:
+        np.testing.assert_allclose(grads[0][k], grads[1][k], rtol=1e-6, atol=1e-7)
+    assert net.side.weight.stop_gradient is True and net.a.weight.stop_gradient is False

@@ -20,7 +20,7 @@ import os
 
 from ..cli import quiet_paddle, run_main
 from .common import (DET_PARAMS, MODEL_ARGS, add_det_params, add_device_arg, add_input_arg, add_model_args,
-                     add_save_path_arg, explain_each, parse, parser)
+                     add_save_path_arg, parse, parser)
 
 quiet_paddle()
 
@@ -98,7 +98,7 @@ def main(argv=None) -> int:
     g, e = cfg["Global"], cfg["Explain"]
 
     from ..api import OCRExplainer
-    from ..cli import fail, set_device
+    from ..cli import set_device
     from ..fonts import find_cjk_font_path
     from ..hooks import resolve_layer
     from ..io import check_document, ensure_writable_dir, list_documents
@@ -121,21 +121,8 @@ def main(argv=None) -> int:
         from ..sinks.visualdl import VisualDLRun
 
         vdl = VisualDLRun(g["vdl_dir"], g["vdl_run"])
-    pages = 0
-
-    def one(path: str) -> str:
-        nonlocal pages
-        lines = []
-        for name, report in explain_document(explainer, path, args.input, out_root, cfg, regions, missed, vdl):
-            pages += 1
-            if report["rotation"]:
-                fail(f"{path}: page {name} was turned by {report['rotation']} degrees to read it upright", "warning")
-            lines.append(f"{name}: {len(report['boxes'])} boxes, {len(report['explanations'])} explanations -> "
-                         f"{os.path.dirname(report['page_overlay'])}")
-        return "\n".join(lines)
-
     try:
-        failed = explain_each(docs, "explain_ocr", one)
+        pages, failed = explain_stream(explainer, docs, args.input, out_root, cfg, regions, missed, vdl)
     finally:
         if vdl is not None:
             vdl.close()
@@ -146,19 +133,82 @@ def main(argv=None) -> int:
     return 2 if failed else 0
 
 
-def explain_document(explainer, path: str, root: str, out_root: str, cfg: dict, regions, missed, vdl):
-    """Explain every page of one file (an image, or the chosen pages of a PDF) and write its
-    outputs under ``out_root/<sub-folder>/<page name>``; yields ``(page name, report)``."""
+def explain_stream(explainer, docs, root: str, out_root: str, cfg: dict, regions, missed, vdl):
+    """Explain every page of ``docs`` and write each under ``out_root/<sub-folder>/<page name>``:
+    the next page is read on a background thread while one is explained, and a page's outputs are
+    written on another while the next is explained (both queues bounded: memory stays flat).
+    Returns ``(pages written, files failed)``.
+
+    One file: its first error propagates (one line, exit 2). Several: a failed file is one
+    ``error:`` line and the others still run; pages already written stay complete."""
+    import sys
+
+    from tqdm import tqdm
+
+    from ..cli import fail
+    from ..errors import PaddleCamError
     from ..io import read_document
+    from ..streaming import BackgroundWriter, prefetch
 
     g, e, r = cfg["Global"], cfg["Explain"], cfg["Rec"]
-    sub = os.path.relpath(os.path.dirname(os.path.abspath(path)), os.path.abspath(root)) if os.path.isdir(root) else "."
-    for name, img in read_document(path, int(g["pdf_dpi"]), int(cfg["Output"]["max_pixels"]), g["pdf_pages"]):
-        res = explainer.explain(img, e["boxes"], regions=regions, missed=missed, rec=bool(r["explain"]),
-                                chars=r["chars"])
-        res.source = path
-        name = name if sub == "." else f"{sub}/{name}"   # same names in two sub-folders must not collide
-        yield name, res.save(os.path.join(out_root, name), vdl, name)
+    single = len(docs) == 1
+    failed, pages = set(), 0
+
+    def pages_of():   # on the prefetch thread: reading and decoding only
+        for path in docs:
+            try:
+                for name, img in read_document(path, int(g["pdf_dpi"]), int(cfg["Output"]["max_pixels"]),
+                                               g["pdf_pages"]):
+                    yield path, name, img, None
+            except PaddleCamError as err:
+                yield path, None, None, err
+
+    def failure(path, err):
+        if single or not isinstance(err, PaddleCamError):
+            raise err
+        if path not in failed:
+            fail(f"{path}: {err}")
+        failed.add(path)
+
+    def finished(items):
+        nonlocal pages
+        for (path, name), report, err in items:
+            if err is not None:
+                failure(path, err)
+                continue
+            pages += 1
+            if report["rotation"]:
+                fail(f"{path}: page {name} was turned by {report['rotation']} degrees to read it upright", "warning")
+            if single:
+                print(f"{name}: {len(report['boxes'])} boxes, {len(report['explanations'])} explanations -> "
+                      f"{os.path.dirname(report['page_overlay'])}")
+
+    bar = tqdm(total=len(docs), desc="explain_ocr", unit="file", disable=None if not single else True, file=sys.stderr)
+    current = None
+    with BackgroundWriter(depth=2) as writer:
+        for path, name, img, err in prefetch(pages_of(), depth=2):
+            if path != current:
+                bar.update(0 if current is None else 1)
+                current = path
+            if err is not None:
+                failure(path, err)
+                continue
+            try:
+                res = explainer.explain(img, e["boxes"], regions=regions, missed=missed, rec=bool(r["explain"]),
+                                        chars=r["chars"])
+            except PaddleCamError as err:
+                failure(path, err)
+                continue
+            res.source = path
+            sub = os.path.relpath(os.path.dirname(os.path.abspath(path)), os.path.abspath(root)) \
+                if os.path.isdir(root) else "."
+            name = name if sub == "." else f"{sub}/{name}"   # same names in two sub-folders must not collide
+            writer.submit((path, name), res.save, os.path.join(out_root, name), vdl, name)
+            finished(writer.done())
+        finished(writer.drain())
+    bar.update(1 if current is not None else 0)
+    bar.close()
+    return pages, len(failed)
 
 
 def cli() -> None:
