@@ -66,7 +66,7 @@ def test_missing_and_huge(tmp_path):
     with pytest.raises(InputError, match="image not found"):
         read_image(str(tmp_path / "none.png"))
     p = _png(tmp_path / "big.png", np.zeros((100, 100, 3), np.uint8))
-    with pytest.raises(InputError, match="too large.*--max_pixels"):
+    with pytest.raises(InputError, match=r"too large.*-o Output\.max_pixels=N"):
         read_image(p, max_pixels=5000)
 
 
