@@ -429,12 +429,27 @@ print("BOXES", len(r["rec_texts"]))
 """
 
 
+def _peak_rss_mb(p: subprocess.Popen, every: float = 0.05) -> float:
+    """The child's own peak RSS (``VmHWM`` of its process, polled until it exits). Not the rusage of
+    ``wait4``: Linux carries the parent's size at fork into the child's ``ru_maxrss`` across exec, so
+    after this benchmark's other groups every child would read as large as this process."""
+    peak = 0.0
+    while p.poll() is None:
+        try:
+            with open(f"/proc/{p.pid}/status") as f:
+                peak = max(peak, int(f.read().split("VmHWM:")[1].split()[0]) / 1024.0)
+        except (OSError, IndexError, ValueError):
+            pass
+        time.sleep(every)
+    return peak
+
+
 def paddleocr_page(root: str, img: str, reps: int) -> dict:
     """Whole-process wall time and peak RSS of ``explain_ocr.py`` explaining every box of ``img``
     (its defaults: upright, read, Grad-CAM at the neck, all outputs written) against PaddleOCR 3.x's
     own pipeline (``PaddleOCR``: TextDetection + TextRecognition, orientation models off, the same
     960 / max detection input) on the same bundled PP-OCRv4 weights, runs alternating; medians.
-    Each run is a fresh process measured alone (peak RSS by ``wait4`` of that child)."""
+    Each run is a fresh process measured alone (its own peak RSS: :func:`_peak_rss_mb`)."""
     import statistics
     import tempfile
 
@@ -458,14 +473,13 @@ def paddleocr_page(root: str, img: str, reps: int) -> dict:
                 with tempfile.TemporaryFile() as fo, tempfile.TemporaryFile() as fe:
                     t = time.perf_counter()
                     p = subprocess.Popen(cmd, stdout=fo, stderr=fe, env=e)
-                    _, status, usage = os.wait4(p.pid, 0)
-                    p.returncode = os.waitstatus_to_exitcode(status)
+                    hwm = _peak_rss_mb(p)
                     walls[name].append(time.perf_counter() - t)
                     fo.seek(0), fe.seek(0)
                     out, err = fo.read().decode("utf-8", "replace"), fe.read().decode("utf-8", "replace")
                 if p.returncode != 0:
                     raise RuntimeError(f"{name} run failed: {err.strip().splitlines()[-1:]}")
-                rss[name].append(usage.ru_maxrss / 1024.0)
+                rss[name].append(hwm)
                 if name == "paddleocr":
                     boxes[name] = int(out.split("BOXES")[-1].split()[0])
                 else:
