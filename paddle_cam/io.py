@@ -272,6 +272,21 @@ def _render_pdf(path: str, dpi: int, max_pixels: int, pages) -> Tuple[int, List[
         doc.close()
 
 
+def page_name(path: str, root: str, name: str) -> str:
+    """The output name of page ``name`` of file ``path`` found under input ``root``: prefixed with
+    the file's sub-folder of ``root``, so the same file names in two sub-folders do not collide.
+
+    >>> import tempfile
+    >>> root = tempfile.mkdtemp()
+    >>> page_name(os.path.join(root, "2024-01", "a.jpg"), root, "a"), page_name(os.path.join(root, "a.jpg"), root, "a")
+    ('2024-01/a', 'a')
+    """
+    if not os.path.isdir(root):
+        return name
+    sub = os.path.relpath(os.path.dirname(os.path.abspath(path)), os.path.abspath(root))
+    return name if sub == "." else f"{sub}/{name}"
+
+
 def read_document(path: str, dpi: int = 200, max_pixels: int = DEFAULT_MAX_PIXELS, pages=None) -> List[tuple]:
     """``[(page name, BGR page)]``: one page for an image, the pages of a PDF (``pages``: a range
     spec as :func:`parse_pages` takes; None = all). A PDF page is named ``<stem>_p<N>`` (N 1-based)

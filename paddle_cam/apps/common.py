@@ -30,13 +30,6 @@ def explain_each(paths: Sequence[str], desc: str, one: Callable[[str], Optional[
     return failed
 
 
-def method_kwargs(explain_cfg: dict) -> dict:
-    """Options of the configured method that come from its config section (Score-CAM's batch size)."""
-    from ..api import method_kwargs as kwargs
-
-    return kwargs(explain_cfg)
-
-
 # PaddleOCR 3.x's spellings; the earlier ones stay as hidden aliases
 def parser(description: str, epilog: Optional[str] = None) -> argparse.ArgumentParser:
     """A tool's parser: its description, examples as epilog, ``--version``."""

@@ -10,7 +10,7 @@ import argparse
 import os
 
 from ..cli import quiet_paddle, run_main
-from .common import add_device_arg, add_input_arg, add_save_path_arg, explain_each, method_kwargs, parse, parser
+from .common import add_device_arg, add_input_arg, add_save_path_arg, explain_each, parse, parser
 
 quiet_paddle()
 
@@ -81,6 +81,7 @@ def main(argv=None) -> int:
 
 def explain_one(clf, path: str, out_root: str, cfg: dict) -> dict:
     """Explain one image and write its outputs; returns its report."""
+    from ..api import method_kwargs
     from ..io import read_image
     from ..ocr.cls_explain import explain_image
     from ..sinks.cls_report import write_cls_report

@@ -147,7 +147,7 @@ def explain_stream(explainer, docs, root: str, out_root: str, cfg: dict, regions
 
     from ..cli import fail
     from ..errors import PaddleCamError
-    from ..io import read_document
+    from ..io import page_name, read_document
     from ..streaming import BackgroundWriter, prefetch
 
     g, e, r = cfg["Global"], cfg["Explain"], cfg["Rec"]
@@ -200,9 +200,7 @@ def explain_stream(explainer, docs, root: str, out_root: str, cfg: dict, regions
                 failure(path, err)
                 continue
             res.source = path
-            sub = os.path.relpath(os.path.dirname(os.path.abspath(path)), os.path.abspath(root)) \
-                if os.path.isdir(root) else "."
-            name = name if sub == "." else f"{sub}/{name}"   # same names in two sub-folders must not collide
+            name = page_name(path, root, name)
             writer.submit((path, name), res.save, os.path.join(out_root, name), vdl, name)
             finished(writer.done())
         finished(writer.drain())

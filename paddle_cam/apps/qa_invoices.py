@@ -100,7 +100,7 @@ def main(argv=None) -> int:
     from ..datasets.ground_truth import load_ground_truth
     from ..errors import PaddleCamError
     from ..fonts import find_cjk_font_path
-    from ..io import ensure_writable_dir, list_documents, read_document
+    from ..io import ensure_writable_dir, list_documents, page_name, read_document
     from ..sinks.qa_report import Aggregate, write_corpus_outputs, write_page_report
 
     out_root = ensure_writable_dir(g["output"])
@@ -124,10 +124,8 @@ def main(argv=None) -> int:
                 continue
             # a stray .json beside a user's scan is not ours to judge: unreadable means no ground truth
             gt = load_ground_truth(doc, strict=False)
-            sub = os.path.relpath(os.path.dirname(os.path.abspath(doc)), os.path.abspath(args.input))
             for name, page in pages:
-                if os.path.isdir(args.input) and sub != ".":
-                    name = f"{sub}/{name}"  # same file names in two sub-folders must not collide
+                name = page_name(doc, args.input, name)
                 report_path = os.path.join(out_root, name, "report.json")
                 if os.path.isfile(report_path) and not args.force:
                     with open(report_path, encoding="utf-8") as f:

@@ -226,6 +226,7 @@ def write_page(out_dir: str, image_path: str, result: PageResult, model_info: Di
     by_id = {b.id: b for b in page.boxes}
     shared = max((it["raw_max"] for it in report["explanations"] if it["target"]["kind"] != "all_text"), default=0.0)
     arrays = {}
+    box_panels: Dict[int, np.ndarray] = {}   # for VisualDL, as drawn (not read back from their files)
     for ex, item in zip(result.explanations, report["explanations"]):
         key = _target_key(ex.target)
         poly = by_id[ex.target["box_id"]].polygon if ex.target["kind"] == "box" else ex.target.get("polygon")
@@ -239,6 +240,8 @@ def write_page(out_dir: str, image_path: str, result: PageResult, model_info: Di
                      f"{method} @ {', '.join(layers)} · scale 0–{fmt_value(vmax)} ({scale})"]
             panel = explanation_panel(page.image, ex, poly, lines, vmax, alpha)
             item["overlay"] = os.path.abspath(save_png(os.path.join(out_dir, "panels", f"{key}.png"), panel, palette=64))
+            if vdl is not None and ex.target["kind"] == "box":
+                box_panels[int(ex.target["box_id"])] = panel
         if raw_maps != "none":
             raw = _raw_grid(ex, raw_maps, (H, W))
             x0, y0, x1, y1 = _nonzero_window(raw)
@@ -251,9 +254,7 @@ def write_page(out_dir: str, image_path: str, result: PageResult, model_info: Di
               "raw_maps": os.path.abspath(save_npz(os.path.join(out_dir, "raw.npz"), arrays)) if arrays else None,
               "colour_scale": {"panels": o["colour_scale"], "page_max": shared}}
     if vdl is not None:
-        log_page(vdl, vdl_prefix, method, report, page_png,
-                 {k: v for k, v in ((it["target"].get("box_id"), it.get("overlay")) for it in report["explanations"]
-                                    if it["target"]["kind"] == "box") if v and v != report["page_overlay"]})
+        log_page(vdl, vdl_prefix, method, report, page_png, box_panels)
     if result.rec:
         from .rec_panel import write_rec_box
 
@@ -264,13 +265,13 @@ def write_page(out_dir: str, image_path: str, result: PageResult, model_info: Di
     return report
 
 
-def log_page(vdl, prefix: str, method: str, report: Dict, page_png: np.ndarray, panels: Dict[int, str]) -> None:
+def log_page(vdl, prefix: str, method: str, report: Dict, page_png: np.ndarray, panels: Dict[int, np.ndarray]) -> None:
     """One page in VisualDL: the page overlay; one image tag per page and method whose steps are
     the box ids (VisualDL's step slider walks the boxes); the box texts; per-page histograms of
     the own-box shares and detection scores (box order carries no trend to draw)."""
     vdl.image(f"{prefix}/det/{method}/page", page_png)
     for box_id in sorted(panels):
-        vdl.image(f"{prefix}/det/{method}/boxes", np.asarray(Image.open(panels[box_id]).convert("RGB")), step=int(box_id))
+        vdl.image(f"{prefix}/det/{method}/boxes", panels[box_id], step=box_id)
     vdl.text(f"{prefix}/boxes", "\n".join(f"{b['id']}\t{b['score']:.3f}\t{b['text'] or ''}" for b in report["boxes"]))
     own = [e["own_share"] for e in report["explanations"] if e.get("own_share") is not None]
     if own:
